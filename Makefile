@@ -1,0 +1,50 @@
+# Every command a user needs; `make help` lists them. Targets install the environment on first use.
+SHELL := /bin/bash
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+PIP := $(PYTHON) -m pip
+TORCH := torch==2.13.0
+EXTRAS ?= train,dev
+ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install train test test-fast lint format bench lock clean
+
+help: ## list the commands
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+install: $(VENV)/.installed ## create .venv with the pinned training + dev environment
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -d $(VENV) || python3 -m venv $(VENV)
+	# torch first, pinned: an unpinned torch would pull gigabytes of CUDA wheels
+	$(PIP) install --quiet $(TORCH)
+	$(PIP) install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
+	touch $@
+
+train: install ## train the default model (pass overrides with ARGS="trainer.max_epochs=5")
+	$(PYTHON) train.py $(ARGS)
+
+test: install ## run the whole test suite (fast tests + the slow ones on the real model and data)
+	$(PYTHON) -m pytest $(ARGS)
+
+test-fast: install ## run the fast tests only (tiny random models, no downloads)
+	$(PYTHON) -m pytest -m "not slow" $(ARGS)
+
+lint: install ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install ## apply ruff fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install ## training throughput: samples/s of our Lightning loop in fp32 and bf16
+	$(PYTHON) benchmarks/train_throughput.py $(ARGS)
+
+lock: install ## refresh constraints.txt from the current environment
+	{ head -2 constraints.txt; $(PIP) freeze --exclude-editable | grep -v -E '^(torch|nlpops)=='; } > constraints.tmp
+	mv constraints.tmp constraints.txt
+
+clean: ## remove run outputs and caches (keeps .venv and models/)
+	rm -rf logs outputs multirun wandb .pytest_cache .ruff_cache

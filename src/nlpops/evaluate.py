@@ -1,0 +1,51 @@
+"""Evaluation task: test metrics of a checkpoint on the test split of the configured data."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from omegaconf import DictConfig
+
+from nlpops.errors import UserError
+from nlpops.utils.runs import instantiate_list, require_file
+
+log = logging.getLogger(__name__)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, float]:
+    """Test ``cfg.ckpt_path`` and write the metrics to ``cfg.metrics_file`` (JSON) when set."""
+    ckpt_path = require_file("ckpt_path", cfg.ckpt_path)
+    checkpoint_labels = _checkpoint_labels(ckpt_path)
+
+    datamodule: LightningDataModule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("test")
+    if checkpoint_labels is not None and checkpoint_labels != datamodule.id2label:
+        raise UserError(
+            f"{ckpt_path} was trained on labels {checkpoint_labels}, but the data has {datamodule.id2label}; "
+            "evaluate with the data config it was trained on"
+        )
+    model: LightningModule = instantiate(cfg.model, id2label=datamodule.id2label)
+    trainer: Trainer = instantiate(cfg.trainer, logger=instantiate_list(cfg.get("logger")))
+    trainer.test(model, datamodule=datamodule, ckpt_path=str(ckpt_path))
+    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+    if cfg.get("metrics_file"):
+        path = Path(cfg.metrics_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        log.info("Wrote test metrics to %s", path)
+    return metrics
+
+
+def _checkpoint_labels(path: Path) -> dict[int, str] | None:
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # torch raises several types for a file that is not a checkpoint
+        raise UserError(f"ckpt_path is not a readable Lightning checkpoint: {path} ({err})") from err
+    labels = checkpoint.get("hyper_parameters", {}).get("id2label")
+    return {int(i): label for i, label in labels.items()} if labels else None

@@ -1,0 +1,65 @@
+"""Training task: build everything from the config, fit, test the best checkpoint, publish the model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from hydra.utils import instantiate
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer, seed_everything
+from omegaconf import DictConfig, OmegaConf
+
+from nlpops.utils.files import atomic_directory
+from nlpops.utils.runs import instantiate_list, require_file
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> dict[str, float]:
+    """Train (resuming a killed run of the same command), test, and save the best model in HF format."""
+    resume_from = _resume_checkpoint(cfg)
+    seed_everything(cfg.seed, workers=True)
+
+    datamodule: LightningDataModule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    model: LightningModule = instantiate(cfg.model, id2label=datamodule.id2label)
+    trainer: Trainer = instantiate(
+        cfg.trainer, callbacks=instantiate_list(cfg.get("callbacks")), logger=instantiate_list(cfg.get("logger"))
+    )
+    for logger in trainer.loggers:
+        logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
+
+    if cfg.train:
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
+    metrics = _as_floats(trainer.callback_metrics)
+
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if best:
+        log.info("Best checkpoint: %s", best)
+        model.load_state_dict(torch.load(best, map_location="cpu", weights_only=False)["state_dict"])
+    if cfg.test:
+        trainer.test(model, datamodule=datamodule)
+        metrics.update(_as_floats(trainer.callback_metrics))
+    if cfg.get("model_dir") and trainer.is_global_zero:
+        with atomic_directory(Path(cfg.model_dir)) as scratch:
+            model.save_pretrained(scratch, datamodule.tokenizer)
+        log.info("Saved the model in Hugging Face format to %s", cfg.model_dir)
+    return metrics
+
+
+def _resume_checkpoint(cfg: DictConfig) -> str | None:
+    """An explicit ``ckpt_path``, else the last checkpoint a killed run of the same command left behind."""
+    if cfg.get("ckpt_path"):
+        return str(require_file("ckpt_path", cfg.ckpt_path))
+    last = Path(cfg.paths.checkpoint_dir) / "last.ckpt"
+    if last.is_file():
+        log.info("Resuming from %s (a run of the same command was interrupted); use run_name=... for a new run", last)
+        return str(last)
+    return None
+
+
+def _as_floats(metrics: dict[str, Any]) -> dict[str, float]:
+    return {name: float(value) for name, value in metrics.items()}

@@ -1,0 +1,78 @@
+"""Plumbing shared by the entry points: clear errors, config printing, building objects from config."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
+
+from nlpops.errors import UserError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+EXIT_USER_ERROR = 2
+
+
+def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
+    """Run ``task``; a ``UserError`` becomes one ``error:`` line and exit status 2, and W&B is always closed.
+
+    Closing W&B after every task keeps the jobs of a multirun from merging into one W&B run.
+    """
+    try:
+        if cfg.get("extras", {}).get("print_config"):
+            print_config(cfg)
+        return task(cfg)
+    except (UserError, MissingMandatoryValue, InstantiationException) as err:
+        message = _user_message(err)
+        if message is None:
+            raise
+        log.error(message)
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USER_ERROR) from None
+    finally:
+        if "wandb" in sys.modules and sys.modules["wandb"].run is not None:
+            sys.modules["wandb"].finish()
+
+
+def _user_message(err: BaseException) -> str | None:
+    if isinstance(err, MissingMandatoryValue):
+        key = err.full_key
+        return f"missing value for '{key}': pass {key}=... on the command line"
+    if isinstance(err, InstantiationException):
+        cause = err.__cause__
+        if isinstance(cause, UserError):
+            return str(cause)
+        if isinstance(cause, TypeError | ValueError):
+            return f"bad config value: {str(cause).splitlines()[0]} ({str(err).splitlines()[0]})"
+        return None
+    return str(err)
+
+
+def print_config(cfg: DictConfig) -> None:
+    """Print the composed config as a tree (resolving what can be resolved without side effects)."""
+    from rich import print as rich_print
+    from rich.syntax import Syntax
+
+    rich_print(Syntax(OmegaConf.to_yaml(cfg), "yaml", theme="ansi_dark"))
+
+
+def instantiate_list(group: DictConfig | None) -> list[Any]:
+    """Build every entry of a config group that maps names to ``_target_`` configs (callbacks, loggers)."""
+    if not group:
+        return []
+    return [instantiate(entry) for entry in group.values() if isinstance(entry, DictConfig) and "_target_" in entry]
+
+
+def require_file(key: str, path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{key} does not exist: {path}")
+    return path

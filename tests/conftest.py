@@ -1,0 +1,23 @@
+"""Shared fixtures: a tiny pretrained model folder and a toy CSV dataset, built once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import save_tiny_pretrained, toy_reviews, write_csv
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_pretrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A local 'pretrained' folder (random 2-layer BERT + tokenizer), loaded like any HF model folder."""
+    return save_tiny_pretrained(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="session")
+def toy_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """240 toy reviews in columns review,sentiment with labels fresh/rotten."""
+    return write_csv(tmp_path_factory.mktemp("data") / "reviews.csv", toy_reviews())
