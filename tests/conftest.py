@@ -6,9 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import save_tiny_pretrained, toy_reviews, write_csv
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import save_tiny_pretrained, tiny_overrides, toy_reviews, write_csv
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +19,9 @@ def tiny_pretrained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def toy_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """240 toy reviews in columns review,sentiment with labels fresh/rotten."""
     return write_csv(tmp_path_factory.mktemp("data") / "reviews.csv", toy_reviews())
+
+
+@pytest.fixture
+def tiny_args(tiny_pretrained: Path, toy_csv: Path, tmp_path: Path) -> list[str]:
+    """Command-line overrides for a tiny training run writing into this test's tmp_path."""
+    return tiny_overrides(tiny_pretrained, toy_csv, tmp_path)

@@ -54,3 +54,21 @@ def save_tiny_pretrained(directory: Path) -> Path:
     BertModel(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def tiny_overrides(pretrained: Path, data_file: Path, root: Path) -> list[str]:
+    """Overrides that point train.py / eval.py at the tiny model and toy data, writing under ``root``."""
+    return [
+        f"model.pretrained={pretrained}",
+        "data=text_classification",
+        f"data.source={data_file}",
+        "data.text_column=review",
+        "data.label_column=sentiment",
+        "data.batch_size=16",
+        "model.optimizer.lr=3e-3",
+        "trainer=default",
+        "logger=csv",
+        f"paths.log_dir={root / 'logs'}",
+        f"paths.models_dir={root / 'models'}",
+        "extras.print_config=false",
+    ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 
 import torch
@@ -12,9 +10,7 @@ from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from omegaconf import DictConfig
 
 from nlpops.errors import UserError
-from nlpops.utils.runs import instantiate_list, require_file
-
-log = logging.getLogger(__name__)
+from nlpops.utils.runs import instantiate_list, require_file, write_metrics
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
@@ -32,13 +28,10 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         )
     model: LightningModule = instantiate(cfg.model, id2label=datamodule.id2label)
     trainer: Trainer = instantiate(cfg.trainer, logger=instantiate_list(cfg.get("logger")))
-    trainer.test(model, datamodule=datamodule, ckpt_path=str(ckpt_path))
+    # weights_only=False: the checkpoint's hyperparameters hold the optimizer partials from the config
+    trainer.test(model, datamodule=datamodule, ckpt_path=str(ckpt_path), weights_only=False)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
-    if cfg.get("metrics_file"):
-        path = Path(cfg.metrics_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-        log.info("Wrote test metrics to %s", path)
+    write_metrics(cfg.get("metrics_file"), metrics)
     return metrics
 
 

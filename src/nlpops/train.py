@@ -12,7 +12,7 @@ from lightning.pytorch import LightningDataModule, LightningModule, Trainer, see
 from omegaconf import DictConfig, OmegaConf
 
 from nlpops.utils.files import atomic_directory
-from nlpops.utils.runs import instantiate_list, require_file
+from nlpops.utils.runs import instantiate_list, require_file, write_metrics
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))
 
     if cfg.train:
-        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from)
+        # weights_only=False: our checkpoints' hyperparameters hold the optimizer partials from the config
+        trainer.fit(model, datamodule=datamodule, ckpt_path=resume_from, weights_only=False)
     metrics = _as_floats(trainer.callback_metrics)
 
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
@@ -47,6 +48,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
         with atomic_directory(Path(cfg.model_dir)) as scratch:
             model.save_pretrained(scratch, datamodule.tokenizer)
         log.info("Saved the model in Hugging Face format to %s", cfg.model_dir)
+    write_metrics(cfg.get("metrics_file"), metrics)
     return metrics
 
 

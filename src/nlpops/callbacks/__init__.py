@@ -1,6 +1,6 @@
 """Lightning callbacks used by the training configs."""
 
+from nlpops.callbacks.batch_seed import BatchSeed
 from nlpops.callbacks.classification_report import WandbClassificationReport
-from nlpops.callbacks.epoch_seed import EpochSeed
 
-__all__ = ["EpochSeed", "WandbClassificationReport"]
+__all__ = ["BatchSeed", "WandbClassificationReport"]

@@ -15,10 +15,11 @@ def run_slug(overrides: str) -> str:
     """A folder name for a run, derived from its command-line overrides.
 
     The same command maps to the same folder, which is how a re-run finds the checkpoint of a killed run.
+    Only ``[A-Za-z0-9._-]`` are kept, so paths inside the folder can be passed back as Hydra overrides.
     """
     if not overrides:
         return "default"
-    slug = re.sub(r"[^A-Za-z0-9._=,+-]+", "_", overrides)
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", overrides.replace("=", "-").replace(",", "__"))
     if len(slug) > MAX_SLUG:
         slug = f"{slug[: MAX_SLUG - 9]}-{hashlib.sha1(overrides.encode()).hexdigest()[:8]}"
     return slug

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from collections.abc import Callable
@@ -76,3 +77,13 @@ def require_file(key: str, path: str | Path) -> Path:
     if not path.is_file():
         raise UserError(f"{key} does not exist: {path}")
     return path
+
+
+def write_metrics(path: str | Path | None, metrics: dict[str, float]) -> None:
+    """Write final metrics as sorted JSON (for scripts, sweeps and DVC); ``None`` writes nothing."""
+    if not path:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    log.info("Wrote metrics to %s", path)

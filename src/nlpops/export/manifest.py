@@ -1,0 +1,71 @@
+"""Build the artifact's manifest: what serving needs (labels, max length, files, checksums) plus provenance.
+
+Provenance (source folder and commit, library versions, parity metrics) answers "which model is this and
+how good is it" from the artifact alone, months later, without the training logs.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from nlpops.serving.artifact import MANIFEST, TASK, Manifest, sha256_file
+
+LIBRARIES = ("torch", "transformers", "onnx", "onnxscript", "onnxruntime", "tokenizers")
+
+
+def build_manifest(
+    directory: Path,
+    labels: list[str],
+    max_length: int,
+    opset: int,
+    models: dict[str, str],
+    pad_token_id: int,
+    metrics: dict[str, Any],
+    source_dir: Path,
+) -> Manifest:
+    """Checksum every file already in ``directory`` (except the manifest) and describe the artifact."""
+    files = [path for path in sorted(Path(directory).iterdir()) if path.is_file() and path.name != MANIFEST]
+    checksums = {path.name: sha256_file(path) for path in files}
+    return Manifest(
+        task=TASK,
+        labels=labels,
+        max_length=max_length,
+        opset=opset,
+        models=models,
+        pad_token_id=pad_token_id,
+        checksums=checksums,
+        metrics=metrics,
+        source=source_info(source_dir),
+    )
+
+
+def source_info(source_dir: Path) -> dict[str, Any]:
+    weights = Path(source_dir) / "model.safetensors"
+    return {
+        "model_dir": str(Path(source_dir).resolve()),
+        "model_sha256": sha256_file(weights) if weights.is_file() else None,
+        "git_commit": git_commit(),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "versions": {name: _version(name) for name in LIBRARIES},
+    }
+
+
+def git_commit() -> str | None:
+    """The commit of the code that exported (``-dirty`` if the tree had changes); None outside git."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10)
+        status = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit.stdout.strip() + ("-dirty" if status.stdout.strip() else "")
+
+
+def _version(name: str) -> str | None:
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None

@@ -1,0 +1,43 @@
+"""Export task (``python export.py``): the trained model → model artifact, checked on the data's val/test splits."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from nlpops.export.parity import Thresholds
+from nlpops.export.pipeline import export_artifact
+
+log = logging.getLogger(__name__)
+
+
+def export(cfg: DictConfig) -> dict[str, float]:
+    """Build the configured DataModule (same split as training), then export and check ``cfg.model_dir``."""
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("test")
+    limit = cfg.parity.get("max_sentences")
+    val, test = ([(e.text, e.label) for e in datamodule.examples[split][:limit]] for split in ("val", "test"))
+    metrics = export_artifact(
+        Path(cfg.model_dir),
+        Path(cfg.artifact_dir),
+        val,
+        test,
+        max_length=cfg.max_length,
+        opset=cfg.opset,
+        thresholds=Thresholds(
+            fp32_atol=cfg.parity.fp32_atol,
+            min_int8_agreement=cfg.parity.min_int8_agreement,
+            max_int8_accuracy_drop_points=cfg.parity.max_int8_accuracy_drop_points,
+        ),
+        per_channel=cfg.int8_per_channel,
+    )
+    accuracy = metrics["test"]["accuracy"]
+    return {f"test/acc_{name}": value for name, value in accuracy.items()} | {
+        "parity/fp32_max_abs_logit_diff": metrics["parity"]["fp32_max_abs_logit_diff"],
+        "parity/int8_agreement_val": metrics["parity"]["int8_agreement"]["val"],
+        "parity/int8_agreement_test": metrics["parity"]["int8_agreement"]["test"],
+    }

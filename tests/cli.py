@@ -1,0 +1,40 @@
+"""Run the real entry points (train.py, eval.py) as users do: in a subprocess from the repository root."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    env.pop("WANDB_API_KEY", None)
+    return {**env, **extra}
+
+
+def run_cli(script: str, *overrides: str, env: dict[str, str] | None = None, timeout: float = 600):
+    """Run ``python SCRIPT OVERRIDES...`` and return the completed process (output captured as text)."""
+    return subprocess.run(
+        [sys.executable, script, *overrides],
+        cwd=REPO_ROOT,
+        env=env or cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_cli(script: str, *overrides: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start ``python SCRIPT OVERRIDES...`` in the background (for tests that kill it)."""
+    return subprocess.Popen(
+        [sys.executable, script, *overrides],
+        cwd=REPO_ROOT,
+        env=env or cli_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

@@ -1,0 +1,73 @@
+"""Every config group option and every experiment composes, and the default run's pieces build."""
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+import nlpops.utils.resolvers  # noqa: F401
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+def options(group: str) -> list[str]:
+    return sorted(path.stem for path in (CONFIGS / group).glob("*.yaml"))
+
+
+def compose_train(*overrides: str, config: str = "train") -> DictConfig:
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONFIGS), version_base="1.3"):
+        cfg = compose(config, overrides=list(overrides), return_hydra_config=True)
+    with open_dict(cfg):  # what @hydra.main fills in at run time
+        cfg.hydra.runtime.output_dir = "/tmp/nlpops-test-run"
+        cfg.hydra.runtime.cwd = str(CONFIGS.parent)
+        cfg.hydra.job.override_dirname = ",".join(overrides)
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+@pytest.mark.parametrize("group", ["data", "model", "trainer", "logger", "callbacks", "debug", "experiment"])
+def test_every_option_of_every_group_composes(group):
+    for option in options(group):
+        cfg = compose_train(f"{group}={option}")
+        assert cfg.trainer._target_ == "lightning.pytorch.Trainer"
+        assert cfg.paths.checkpoint_dir == "/tmp/nlpops-test-run/checkpoints"
+        assert cfg.data._target_ and cfg.model._target_
+
+
+def test_hparams_search_composes_into_an_optuna_sweep():
+    cfg = compose_train("hparams_search=sentiment_optuna", "experiment=sentiment_quick")
+    assert cfg.hydra.sweeper._target_.endswith("OptunaSweeper")
+    assert cfg.hydra.sweeper.direction == "maximize" and cfg.optimized_metric == "val/acc_best"
+    assert cfg.model_dir is None
+
+
+def test_eval_config_requires_a_checkpoint():
+    cfg = compose_train(config="eval")
+    assert OmegaConf.is_missing(cfg, "ckpt_path")
+
+
+def test_default_run_is_the_offline_minilm_sentiment_model():
+    cfg = compose_train()
+    assert cfg.model.pretrained == "asset:all-minilm-l6-v2"
+    assert cfg.data.source == "asset:rotten-tomatoes" and cfg.data.tokenizer == cfg.model.pretrained
+    assert cfg.trainer.accelerator == "cpu" and cfg.trainer.precision == "bf16-mixed"
+    assert cfg.run_name == "default"
+    assert cfg.paths.output_dir == "/tmp/nlpops-test-run"
+
+
+def test_run_folder_is_named_after_the_overrides():
+    assert compose_train("trainer.max_epochs=5").run_name == "trainer.max_epochs-5"
+
+
+@pytest.mark.parametrize("trainer", ["default", "cpu", "ddp_sim"])
+def test_cpu_trainers_and_default_callbacks_instantiate(trainer):
+    cfg = compose_train(f"trainer={trainer}", "logger=csv")
+    callbacks = [instantiate(c) for c in cfg.callbacks.values() if c]
+    built = instantiate(cfg.trainer, callbacks=callbacks, logger=False)
+    assert built.max_epochs == cfg.trainer.max_epochs
+    assert built.checkpoint_callback.dirpath == cfg.paths.checkpoint_dir
