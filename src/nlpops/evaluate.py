@@ -5,20 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from hydra.utils import instantiate
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from omegaconf import DictConfig
 
 from nlpops.errors import UserError
-from nlpops.utils.runs import instantiate_list, require_file, write_metrics
+from nlpops.utils.instantiate import build, build_all, check_config
+from nlpops.utils.runs import require_file, write_metrics
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Test ``cfg.ckpt_path`` and write the metrics to ``cfg.metrics_file`` (JSON) when set."""
+    check_config(cfg, "data", "model", "trainer", "logger")
     ckpt_path = require_file("ckpt_path", cfg.ckpt_path)
     checkpoint_labels = _checkpoint_labels(ckpt_path)
 
-    datamodule: LightningDataModule = instantiate(cfg.data)
+    datamodule: LightningDataModule = build(cfg, "data")
     datamodule.prepare_data()
     datamodule.setup("test")
     if checkpoint_labels is not None and checkpoint_labels != datamodule.id2label:
@@ -26,8 +27,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             f"{ckpt_path} was trained on labels {checkpoint_labels}, but the data has {datamodule.id2label}; "
             "evaluate with the data config it was trained on"
         )
-    model: LightningModule = instantiate(cfg.model, id2label=datamodule.id2label)
-    trainer: Trainer = instantiate(cfg.trainer, logger=instantiate_list(cfg.get("logger")))
+    model: LightningModule = build(cfg, "model", id2label=datamodule.id2label)
+    trainer: Trainer = build(cfg, "trainer", logger=build_all(cfg.get("logger")))
     # weights_only=False: the checkpoint's hyperparameters hold the optimizer partials from the config
     trainer.test(model, datamodule=datamodule, ckpt_path=str(ckpt_path), weights_only=False)
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}

@@ -7,27 +7,28 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from hydra.utils import instantiate
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer, seed_everything
 from omegaconf import DictConfig, OmegaConf
 
 from nlpops.utils.files import atomic_directory
-from nlpops.utils.runs import instantiate_list, require_file, write_metrics
+from nlpops.utils.instantiate import build, build_all, check_config
+from nlpops.utils.runs import require_file, write_metrics
 
 log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Train (resuming a killed run of the same command), test, and save the best model in HF format."""
+    check_config(cfg, "data", "model", "trainer", "callbacks", "logger")
     resume_from = _resume_checkpoint(cfg)
-    seed_everything(cfg.seed, workers=True)
-
-    datamodule: LightningDataModule = instantiate(cfg.data)
+    datamodule: LightningDataModule = build(cfg, "data")
     datamodule.prepare_data()
     datamodule.setup("fit")
-    model: LightningModule = instantiate(cfg.model, id2label=datamodule.id2label)
-    trainer: Trainer = instantiate(
-        cfg.trainer, callbacks=instantiate_list(cfg.get("callbacks")), logger=instantiate_list(cfg.get("logger"))
+
+    seed_everything(cfg.seed, workers=True)
+    model: LightningModule = build(cfg, "model", id2label=datamodule.id2label)
+    trainer: Trainer = build(
+        cfg, "trainer", callbacks=build_all(cfg.get("callbacks")), logger=build_all(cfg.get("logger"))
     )
     for logger in trainer.loggers:
         logger.log_hyperparams(OmegaConf.to_container(cfg, resolve=True))

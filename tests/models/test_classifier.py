@@ -64,7 +64,7 @@ def test_no_weight_decay_on_biases_and_norms(tiny_pretrained):
 
 
 def test_bad_warmup_ratio_and_missing_weights_are_user_errors(tiny_pretrained, tmp_path):
-    with pytest.raises(UserError, match="model.warmup_ratio"):
+    with pytest.raises(UserError, match=r"model\.warmup_ratio"):
         make_model(tiny_pretrained, warmup_ratio=1.5)
     with pytest.raises(UserError, match="cannot load pretrained model"):
         make_model(tmp_path / "missing")

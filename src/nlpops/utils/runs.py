@@ -7,10 +7,8 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from hydra.errors import InstantiationException
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
@@ -31,10 +29,8 @@ def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
         if cfg.get("extras", {}).get("print_config"):
             print_config(cfg)
         return task(cfg)
-    except (UserError, MissingMandatoryValue, InstantiationException) as err:
+    except (UserError, MissingMandatoryValue) as err:
         message = _user_message(err)
-        if message is None:
-            raise
         log.error(message)
         print(f"error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USER_ERROR) from None
@@ -43,17 +39,9 @@ def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
             sys.modules["wandb"].finish()
 
 
-def _user_message(err: BaseException) -> str | None:
+def _user_message(err: UserError | MissingMandatoryValue) -> str:
     if isinstance(err, MissingMandatoryValue):
-        key = err.full_key
-        return f"missing value for '{key}': pass {key}=... on the command line"
-    if isinstance(err, InstantiationException):
-        cause = err.__cause__
-        if isinstance(cause, UserError):
-            return str(cause)
-        if isinstance(cause, TypeError | ValueError):
-            return f"bad config value: {str(cause).splitlines()[0]} ({str(err).splitlines()[0]})"
-        return None
+        return f"missing value for '{err.full_key}': pass {err.full_key}=... on the command line"
     return str(err)
 
 
@@ -63,13 +51,6 @@ def print_config(cfg: DictConfig) -> None:
     from rich.syntax import Syntax
 
     rich_print(Syntax(OmegaConf.to_yaml(cfg), "yaml", theme="ansi_dark"))
-
-
-def instantiate_list(group: DictConfig | None) -> list[Any]:
-    """Build every entry of a config group that maps names to ``_target_`` configs (callbacks, loggers)."""
-    if not group:
-        return []
-    return [instantiate(entry) for entry in group.values() if isinstance(entry, DictConfig) and "_target_" in entry]
 
 
 def require_file(key: str, path: str | Path) -> Path:
