@@ -27,6 +27,14 @@ def test_fast_dev_run(tiny_args, tmp_path):
     assert not (tmp_path / "models").exists()  # debug runs publish nothing
 
 
+def test_ddp_simulated_on_two_cpu_processes(tiny_args, tmp_path):
+    result = run_cli("train.py", *tiny_args, "trainer=ddp_sim", "trainer.max_epochs=1")
+    assert result.returncode == 0, result.stderr
+    metrics = read_metrics(only_run(tmp_path / "logs/train/runs"))
+    assert {"val/acc_best", "test/acc"} <= set(metrics)
+    assert (tmp_path / "models/text-classifier/model.safetensors").is_file()
+
+
 @pytest.fixture(scope="module")
 def trained(tiny_pretrained, toy_csv, tmp_path_factory):
     """One short real training run shared by the tests below: (its root folder, its run folder)."""
@@ -103,3 +111,14 @@ def test_multirun_jobs_log_to_separate_offline_wandb_runs(tiny_args, tmp_path):
         tables = list(runs[0].glob("files/media/table/val/misclassified_*.table.json"))
         assert tables, "the misclassified-examples table was not logged"
         assert json.loads(tables[0].read_text())["columns"] == ["text", "label", "predicted", "confidence"]
+
+
+def test_optuna_sweep_optimises_the_returned_metric(tiny_args, tmp_path):
+    args = [*tiny_args, "trainer.max_epochs=1", "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.n_startup_trials=2"]
+    result = run_cli("train.py", "-m", "hparams_search=sentiment_optuna", *args)
+    assert result.returncode == 0, result.stderr
+    (sweep,) = (tmp_path / "logs/train/multiruns").iterdir()
+    jobs = [read_metrics(sweep / job)["val/acc_best"] for job in ("0", "1")]
+    results = (sweep / "optimization_results.yaml").read_text()
+    assert f"best_value: {max(jobs)}" in results
+    assert not (tmp_path / "models").exists()  # sweep jobs publish no model; their checkpoints stay in their run folders

@@ -49,7 +49,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         with atomic_directory(Path(cfg.model_dir)) as scratch:
             model.save_pretrained(scratch, datamodule.tokenizer)
         log.info("Saved the model in Hugging Face format to %s", cfg.model_dir)
-    write_metrics(cfg.get("metrics_file"), metrics)
+    if trainer.is_global_zero:
+        write_metrics(cfg.get("metrics_file"), metrics)
     return metrics
 
 

@@ -66,6 +66,7 @@ class TextClassifier(TransformerModule):
             on_epoch=True,
             prog_bar=True,
             batch_size=len(batch["labels"]),
+            sync_dist=stage != "train",  # averaged over processes under DDP; per-step train loss stays local
         )
         self.log_dict(self._metrics(stage), on_step=False, on_epoch=True, prog_bar=stage != "train")
         return output.loss, output.logits
