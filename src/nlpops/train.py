@@ -45,11 +45,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if cfg.test:
         trainer.test(model, datamodule=datamodule)
         metrics.update(_as_floats(trainer.callback_metrics))
-    if cfg.get("model_dir") and trainer.is_global_zero:
-        with atomic_directory(Path(cfg.model_dir)) as scratch:
-            model.save_pretrained(scratch, datamodule.tokenizer)
-        log.info("Saved the model in Hugging Face format to %s", cfg.model_dir)
     if trainer.is_global_zero:
+        if cfg.get("model_dir"):
+            with atomic_directory(Path(cfg.model_dir)) as scratch:
+                model.save_pretrained(scratch, datamodule.tokenizer)
+            log.info("Saved the model in Hugging Face format to %s", cfg.model_dir)
         write_metrics(cfg.get("metrics_file"), metrics)
     return metrics
 

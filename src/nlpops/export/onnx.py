@@ -40,8 +40,8 @@ class LogitsOnly(torch.nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
 
-def load_classifier(model_dir: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """The fine-tuned model folder ``train.py`` writes, in eval mode, with its fast tokenizer."""
+def check_model_dir(model_dir: Path) -> None:
+    """Fail early, before any data is loaded, if ``model_dir`` is not a model folder serving can use."""
     if not (Path(model_dir) / "config.json").is_file():
         raise UserError(
             f"no trained model at {model_dir} (config.json missing): run `python train.py` first "
@@ -49,6 +49,11 @@ def load_classifier(model_dir: Path) -> tuple[PreTrainedModel, PreTrainedTokeniz
         )
     if not (Path(model_dir) / "tokenizer.json").is_file():
         raise UserError(f"{model_dir} has no tokenizer.json: serving needs a fast tokenizer saved with the model")
+
+
+def load_classifier(model_dir: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The fine-tuned model folder ``train.py`` writes, in eval mode, with its fast tokenizer."""
+    check_model_dir(model_dir)
     try:
         model = AutoModelForSequenceClassification.from_pretrained(model_dir)
         tokenizer = AutoTokenizer.from_pretrained(model_dir)

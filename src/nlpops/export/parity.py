@@ -97,12 +97,13 @@ def check_int8(agreements: dict[str, float], accuracy_drop_points: float, thresh
     for split, share in agreements.items():
         if share < thresholds.min_int8_agreement:
             raise ParityError(
-                f"INT8 agrees with fp32 on {share:.2%} of {split} predictions (need {thresholds.min_int8_agreement:.0%})"
-                "; quantization hurts this model: serve the fp32 model (NLPOPS_VARIANT=fp32) or relax "
-                "parity.min_int8_agreement"
+                f"INT8 agrees with fp32 on {share:.2%} of {split} predictions "
+                f"(need {thresholds.min_int8_agreement:.0%}); quantization hurts this model: export fp32 only "
+                "(quantize=false, then serve with NLPOPS_VARIANT=fp32) or relax parity.min_int8_agreement"
             )
     if accuracy_drop_points > thresholds.max_int8_accuracy_drop_points:
         raise ParityError(
             f"INT8 loses {accuracy_drop_points:.2f} accuracy points on the test split (allowed "
-            f"{thresholds.max_int8_accuracy_drop_points}); serve fp32 or relax parity.max_int8_accuracy_drop_points"
+            f"{thresholds.max_int8_accuracy_drop_points}); export fp32 only (quantize=false) or relax "
+            "parity.max_int8_accuracy_drop_points"
         )

@@ -8,6 +8,7 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
+from nlpops.export.onnx import check_model_dir
 from nlpops.export.parity import Thresholds
 from nlpops.export.pipeline import export_artifact
 
@@ -16,6 +17,7 @@ log = logging.getLogger(__name__)
 
 def export(cfg: DictConfig) -> dict[str, float]:
     """Build the configured DataModule (same split as training), then export and check ``cfg.model_dir``."""
+    check_model_dir(Path(cfg.model_dir))
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("test")
@@ -33,11 +35,13 @@ def export(cfg: DictConfig) -> dict[str, float]:
             min_int8_agreement=cfg.parity.min_int8_agreement,
             max_int8_accuracy_drop_points=cfg.parity.max_int8_accuracy_drop_points,
         ),
+        quantize=cfg.quantize,
         per_channel=cfg.int8_per_channel,
     )
     accuracy = metrics["test"]["accuracy"]
-    return {f"test/acc_{name}": value for name, value in accuracy.items()} | {
-        "parity/fp32_max_abs_logit_diff": metrics["parity"]["fp32_max_abs_logit_diff"],
-        "parity/int8_agreement_val": metrics["parity"]["int8_agreement"]["val"],
-        "parity/int8_agreement_test": metrics["parity"]["int8_agreement"]["test"],
-    }
+    agreement = metrics["parity"].get("int8_agreement", {})
+    return (
+        {f"test/acc_{name}": value for name, value in accuracy.items()}
+        | {f"parity/int8_agreement_{split}": value for split, value in agreement.items()}
+        | {"parity/fp32_max_abs_logit_diff": metrics["parity"]["fp32_max_abs_logit_diff"]}
+    )

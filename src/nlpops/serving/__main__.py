@@ -7,12 +7,14 @@ import sys
 import uvicorn
 
 from nlpops.errors import UserError
+from nlpops.serving.artifact import read_manifest
 from nlpops.serving.settings import Settings
 
 
 def main() -> None:
     try:
         settings = Settings.from_env()
+        read_manifest(settings.artifact_dir)  # fail here with one clear line, not a traceback from each worker
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None

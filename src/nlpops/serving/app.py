@@ -5,8 +5,6 @@ The model is loaded once, in the lifespan (or handed in, as the Lambda handler d
 on 2 cores two requests run inference at once (see README "Serving performance" for the measurements).
 """
 
-from __future__ import annotations
-
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -18,9 +16,12 @@ from fastapi.responses import Response
 
 from nlpops.serving import http_errors
 from nlpops.serving.core import OnnxClassifier
+from nlpops.serving.limits import BodyLimitMiddleware
 from nlpops.serving.metrics import MetricsMiddleware, ServingMetrics
 from nlpops.serving.schemas import HealthOut, ModelOut, PredictResponse, ReadyOut, predict_request_model
 from nlpops.serving.settings import Settings
+
+# No `from __future__ import annotations` here: FastAPI must see the request model built inside create_app.
 
 log = logging.getLogger(__name__)
 JSON_TYPES = ("application/json",)
@@ -78,13 +79,13 @@ def create_app(settings: Settings | None = None, classifier: OnnxClassifier | No
         summary="Sentiment of movie-review-like text, served from an ONNX model artifact.",
         version="1",
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
     app.state.classifier = classifier
     app.state.metrics = metrics
     http_errors.install(app)
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)  # added last = outermost: it sees every answer
     request_model = predict_request_model(settings.max_text_chars, settings.max_batch)
 
     @app.post(

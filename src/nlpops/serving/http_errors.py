@@ -28,6 +28,7 @@ CODES = {
     500: "internal_error",
     503: "not_ready",
 }
+EMPTY_BODY = 'the body is empty; send exactly one of "text" (a string) or "texts" (a list of strings)'
 HINTS = {
     404: "see /docs for the endpoints",
     405: "see /docs for the methods each endpoint accepts",
@@ -45,6 +46,8 @@ def validation_details(errors: list[dict[str, Any]]) -> list[ErrorDetail]:
     for error in errors:
         location = [str(part) for part in error.get("loc", ()) if part not in ("body", "function-after[_not_blank()]")]
         message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+        if error.get("type") == "missing" and not location:
+            message = EMPTY_BODY
         details.append(ErrorDetail(field=".".join(location) or "body", problem=message))
     return details
 

@@ -50,7 +50,11 @@ class ServingMetrics:
         )
         self.predictions = Counter("nlpops_predictions", "Predictions by predicted label", ["label"], registry=r)
         self.model_info = Gauge(
-            "nlpops_model_info", "The served model (value 1)", ["variant", "version"], registry=r, multiprocess_mode="max"
+            "nlpops_model_info",
+            "The served model (value 1)",
+            ["variant", "version"],
+            registry=r,
+            multiprocess_mode="max",
         )
         self.model_load_seconds = Gauge(
             "nlpops_model_load_seconds", "Time to load the model at startup", registry=r, multiprocess_mode="max"

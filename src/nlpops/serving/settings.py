@@ -31,7 +31,8 @@ class Settings:
     max_body_bytes: int = 1_000_000  # larger request bodies are rejected (413)
     host: str = "127.0.0.1"
     port: int = 8000
-    workers: int = 1  # uvicorn worker processes (metrics are per process when > 1)
+    workers: int = 1  # uvicorn worker processes (set PROMETHEUS_MULTIPROC_DIR too when > 1)
+    api_base_path: str = "/"  # Lambda: a path prefix to strip, e.g. the HTTP API stage "/prod"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -78,6 +79,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "host": str,
     "port": int,
     "workers": int,
+    "api_base_path": str,
 }
 
 

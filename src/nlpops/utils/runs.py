@@ -1,4 +1,4 @@
-"""Plumbing shared by the entry points: clear errors, config printing, building objects from config."""
+"""Plumbing shared by the entry points: one-line errors, config printing, files every run writes."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def _user_message(err: UserError | MissingMandatoryValue) -> str:
 
 
 def print_config(cfg: DictConfig) -> None:
-    """Print the composed config as a tree (resolving what can be resolved without side effects)."""
+    """Print the composed config; interpolations stay unresolved, so printing fetches nothing."""
     from rich import print as rich_print
     from rich.syntax import Syntax
 
