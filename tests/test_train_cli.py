@@ -121,4 +121,4 @@ def test_optuna_sweep_optimises_the_returned_metric(tiny_args, tmp_path):
     jobs = [read_metrics(sweep / job)["val/acc_best"] for job in ("0", "1")]
     results = (sweep / "optimization_results.yaml").read_text()
     assert f"best_value: {max(jobs)}" in results
-    assert not (tmp_path / "models").exists()  # sweep jobs publish no model; their checkpoints stay in their run folders
+    assert not (tmp_path / "models").exists()  # sweep jobs publish no model (checkpoints stay in their runs)
