@@ -4,11 +4,11 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 PIP := $(PYTHON) -m pip
 TORCH := torch==2.13.0
-EXTRAS ?= train,dev
+EXTRAS ?= train,export,serve,dev
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-fast lint format bench lock clean
+.PHONY: help install train test test-fast lint format export serve predict lambda-invoke bench bench-train load-test lock clean
 
 help: ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,8 +39,26 @@ format: install ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: install ## training throughput: samples/s of our Lightning loop in fp32 and bf16
+export: install ## trained model → ONNX fp32 + INT8 + tokenizer + manifest, with parity checks
+	$(PYTHON) export.py $(ARGS)
+
+serve: install ## serve models/text-classifier-onnx on 127.0.0.1:8000 (settings: NLPOPS_* variables)
+	$(PYTHON) -m nlpops.serving
+
+predict: install ## batch predictions: make predict INPUT=reviews.txt [OUTPUT=predictions.jsonl]
+	$(PYTHON) -m nlpops.serving.predict $(INPUT) -o $(or $(OUTPUT),-)
+
+lambda-invoke: install ## run the Lambda handler locally on events/*.json (EVENT=events/http-api-v2.json for one)
+	$(PYTHON) -m nlpops.serving.lambda_invoke $(EVENT)
+
+bench: install ## PyTorch fp32 vs ONNX fp32 vs ONNX INT8: latency, throughput, cold start, installed size
+	$(PYTHON) benchmarks/inference_compare.py $(ARGS)
+
+bench-train: install ## training throughput: samples/s of the real training loop, fp32 and bf16
 	$(PYTHON) benchmarks/train_throughput.py $(ARGS)
+
+load-test: install ## requests/s and latency of the API under wrk (starts its own server; needs Debian's wrk)
+	$(PYTHON) benchmarks/load_test.py $(ARGS)
 
 lock: install ## refresh constraints.txt from the current environment
 	{ head -2 constraints.txt; $(PIP) freeze --exclude-editable | grep -v -E '^(torch|nlpops)=='; } > constraints.tmp

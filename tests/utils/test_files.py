@@ -11,6 +11,7 @@ def test_atomic_directory_replaces_the_target_on_success(tmp_path):
         (scratch / "new.txt").write_text("new")
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
     assert [p.name for p in target.iterdir()] == ["new.txt"]
+    assert target.stat().st_mode & 0o777 == 0o755  # readable by a server running as another user
 
 
 def test_atomic_directory_keeps_the_old_target_on_failure(tmp_path):

@@ -26,6 +26,7 @@ def build_manifest(
     pad_token_id: int,
     metrics: dict[str, Any],
     source_dir: Path,
+    provenance: dict[str, Any] | None = None,
 ) -> Manifest:
     """Checksum every file already in ``directory`` (except the manifest) and describe the artifact."""
     files = [path for path in sorted(Path(directory).iterdir()) if path.is_file() and path.name != MANIFEST]
@@ -39,7 +40,7 @@ def build_manifest(
         pad_token_id=pad_token_id,
         checksums=checksums,
         metrics=metrics,
-        source=source_info(source_dir),
+        source=source_info(source_dir) | (provenance or {}),
     )
 
 

@@ -1,4 +1,4 @@
-"""PyTorch → ONNX (fp32, dynamic batch and sequence axes) → ONNX INT8 (dynamic quantization).
+"""PyTorch → ONNX fp32 with dynamic batch and sequence axes (INT8 is in ``quantize.py``).
 
 Uses the dynamo exporter: it matches PyTorch to ~1e-8 where the legacy TorchScript path was off by up to
 0.018 on the real encoder. The model is written as one file (no ``.onnx.data`` sidecar) so the artifact's
@@ -8,15 +8,12 @@ manifest can checksum it.
 from __future__ import annotations
 
 import logging
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import onnx
 import torch
-from onnxruntime.quantization import QuantType, quantize_dynamic
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from nlpops.errors import UserError
@@ -67,7 +64,7 @@ def export_fp32(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path
     example = tokenizer(EXAMPLE_TEXTS, padding=True, return_tensors="pt", return_token_type_ids=False)
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     dynamic = {name: {0: batch, 1: sequence} for name in INPUT_NAMES}
-    with warnings.catch_warnings(), torch.no_grad(), _quiet("onnx_ir", "onnxscript", "torch.onnx"):
+    with warnings.catch_warnings(), torch.no_grad(), quiet("onnx_ir", "onnxscript", "torch.onnx"):
         warnings.simplefilter("ignore")  # exporter chatter (torchvision ops, axis renames) that users cannot act on
         torch.onnx.export(
             LogitsOnly(model).eval(),
@@ -83,23 +80,8 @@ def export_fp32(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path
         )
 
 
-def quantize_int8(fp32_path: Path, int8_path: Path, per_channel: bool = True) -> None:
-    """Dynamic INT8 quantization of the weights (activations are quantized per call at run time).
-
-    ``quantize_dynamic`` trips over the shape annotations the dynamo exporter writes; the model is saved
-    without them (``graph.value_info``) to a scratch file first, which fixes the shape inference error.
-    """
-    model = onnx.load(str(fp32_path))
-    del model.graph.value_info[:]
-    with tempfile.TemporaryDirectory(dir=Path(int8_path).parent) as scratch:
-        plain = Path(scratch) / "plain.onnx"
-        onnx.save(model, str(plain))
-        with _quiet(""):  # quantize_dynamic nags "please run pre-processing" on the root logger
-            quantize_dynamic(str(plain), str(int8_path), weight_type=QuantType.QInt8, per_channel=per_channel)
-
-
 @contextmanager
-def _quiet(*loggers: str) -> Iterator[None]:
+def quiet(*loggers: str) -> Iterator[None]:
     """Raise these loggers to ERROR for a moment: their INFO/WARNING lines are exporter internals."""
     previous = {name: logging.getLogger(name).level for name in loggers}
     for name in loggers:

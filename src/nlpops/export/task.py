@@ -36,7 +36,7 @@ def export(cfg: DictConfig) -> dict[str, float]:
             max_int8_accuracy_drop_points=cfg.parity.max_int8_accuracy_drop_points,
         ),
         quantize=cfg.quantize,
-        per_channel=cfg.int8_per_channel,
+        int8_method=cfg.int8_method,
     )
     accuracy = metrics["test"]["accuracy"]
     agreement = metrics["parity"].get("int8_agreement", {})

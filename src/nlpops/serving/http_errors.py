@@ -35,6 +35,10 @@ HINTS = {
 }
 
 
+def too_large_message(limit: int) -> str:
+    return f"the request body is over {limit} bytes; send fewer or shorter texts per request"
+
+
 def error_response(status: int, message: str, details: list[ErrorDetail] | None = None) -> JSONResponse:
     body = ErrorBody(error=CODES.get(status, "error"), message=message, details=details or [])
     return JSONResponse(body.model_dump(), status_code=status)
@@ -52,7 +56,19 @@ def validation_details(errors: list[dict[str, Any]]) -> list[ErrorDetail]:
     return details
 
 
+def is_json(content_type: str) -> bool:
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """400, 415 or 422. The content type is only checked here, on failure: FastAPI parses only JSON bodies, so a
+    body sent as anything else always fails validation, and valid requests pay nothing for the check."""
+    content_type = request.headers.get("content-type", "")
+    if request.method == "POST" and not is_json(content_type):
+        return error_response(
+            415, f"Content-Type is {content_type or 'none'}; send JSON with the header Content-Type: application/json"
+        )
     errors = list(exc.errors())
     if any(error.get("type") == "json_invalid" for error in errors):
         reason = errors[0].get("ctx", {}).get("error", "JSON decode error")
@@ -67,8 +83,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     message = str(exc.detail)
     if exc.status_code == 413:
-        limit = request.app.state.settings.max_body_bytes
-        message = f"the request body is over {limit} bytes; send fewer or shorter texts per request"
+        message = too_large_message(request.app.state.settings.max_body_bytes)
     elif exc.status_code in HINTS:
         message = f"{message}: {HINTS[exc.status_code]}"
     response = error_response(exc.status_code, message)

@@ -3,8 +3,8 @@
 HTTP events (API Gateway REST v1, HTTP API v2, Function URLs, ALB) go through the FastAPI app via Mangum, so
 Lambda answers exactly what the server answers: same validation, same error bodies. A direct invoke
 (``{"text": ...}`` or ``{"texts": [...]}``, e.g. from the AWS CLI or Step Functions) goes through the same
-``/predict`` route and gets the JSON body back. The model loads once per container, at import (Lambda's
-init phase), never inside the handler: see ``lambda_handler``, the module Lambda imports.
+``/predict`` route and gets the JSON body back. ``build_handler`` loads the model; ``lambda_handler`` calls it
+at import, which is Lambda's init phase, so the model loads once per container and never inside the handler.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from typing import Any
 
 from mangum import Mangum
 
-from nlpops.serving.app import create_app, load_classifier
+from nlpops.serving.app import create_app
+from nlpops.serving.preload import load_classifier
 from nlpops.serving.settings import Settings
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]

@@ -9,11 +9,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from nlpops.serving.http_errors import error_response
-
-
-def too_large_message(limit: int) -> str:
-    return f"the request body is over {limit} bytes; send fewer or shorter texts per request"
+from nlpops.serving.http_errors import error_response, too_large_message
 
 
 class BodyLimitMiddleware:

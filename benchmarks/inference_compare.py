@@ -1,0 +1,205 @@
+"""PyTorch fp32 vs ONNX Runtime fp32 vs ONNX Runtime INT8 on the same real review sentences.
+
+For each engine, in a fresh process so thread settings and caches do not leak between them: latency at
+batch 1 (p50/p99), throughput at batch 1 and at batch 32, process cold start (interpreter start → imports →
+model load → first prediction) and the installed size of the runtime it needs. Prints a Markdown table and
+saves it (and the raw figures as JSON) under logs/benchmarks/.
+
+    python benchmarks/inference_compare.py                       # models/text-classifier{,-onnx}
+    python benchmarks/inference_compare.py --sentences 500 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from packaging.requirements import Requirement
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ENGINES = {"pytorch-fp32": "PyTorch fp32", "onnx-fp32": "ONNX Runtime fp32", "onnx-int8": "ONNX Runtime INT8"}
+RUNTIMES = {  # what each engine needs installed to run (their dependencies are added recursively)
+    "pytorch-fp32": ["torch", "transformers"],
+    "onnx-fp32": ["onnxruntime", "tokenizers"],
+    "onnx-int8": ["onnxruntime", "tokenizers"],
+}
+COLD_START = {
+    "pytorch-fp32": """
+import time; t = time.perf_counter()
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+model = AutoModelForSequenceClassification.from_pretrained({model_dir!r}).eval()
+tokenizer = AutoTokenizer.from_pretrained({model_dir!r})
+with torch.inference_mode():
+    model(**tokenizer(["A gorgeous, witty film."], return_tensors="pt", return_token_type_ids=False))
+print(time.perf_counter() - t)
+""",
+    "onnx": """
+import time; t = time.perf_counter()
+from nlpops.serving.core import OnnxClassifier
+OnnxClassifier.load({artifact!r}, {variant!r}).predict(["A gorgeous, witty film."])
+print(time.perf_counter() - t)
+""",
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models/text-classifier")
+    parser.add_argument("--artifact", type=Path, default=REPO_ROOT / "models/text-classifier-onnx")
+    parser.add_argument("--sentences", type=int, default=400, help="test-split sentences to time")
+    parser.add_argument("--threads", type=int, default=1, help="intra-op threads of every engine")
+    parser.add_argument("--output", type=Path, default=REPO_ROOT / "logs/benchmarks")
+    parser.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)  # worker mode
+    parser.add_argument("--texts-file", type=Path, help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def test_sentences(model_dir: Path, count: int) -> list[str]:
+    """The first ``count`` test-split sentences of the export config's data (the split export checks on)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    import nlpops.utils.resolvers  # noqa: F401
+
+    with initialize_config_dir(str(REPO_ROOT / "configs"), version_base="1.3"):
+        cfg = compose("export", overrides=[f"model_dir={model_dir}", "paths.root_dir=."])
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("test")
+    return [example.text for example in datamodule.examples["test"][:count]]
+
+
+def engine_runner(engine: str, args: argparse.Namespace):
+    """(encode, run) for one engine; both engines get the serving core's tokenization."""
+    from nlpops.serving.core import OnnxClassifier
+
+    variant = "int8" if engine == "onnx-int8" else "fp32"
+    core = OnnxClassifier.load(args.artifact, variant, intra_op_threads=args.threads)
+    if engine != "pytorch-fp32":
+        return core.encode, core.run
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    torch.set_num_threads(args.threads)
+    model = AutoModelForSequenceClassification.from_pretrained(args.model_dir).eval()
+
+    def run(inputs: dict[str, np.ndarray]) -> np.ndarray:
+        with torch.inference_mode():
+            return model(**{k: torch.from_numpy(v) for k, v in inputs.items()}).logits.numpy()
+
+    return core.encode, run
+
+
+def measure(engine: str, args: argparse.Namespace) -> dict[str, float]:
+    """Worker mode: time one engine on the sentences in ``args.texts_file``."""
+    texts = json.loads(args.texts_file.read_text())
+    encode, run = engine_runner(engine, args)
+    for text in texts[:20]:
+        run(encode([text]))  # warm-up: allocations, kernel selection
+    latencies = []
+    started = time.perf_counter()
+    for text in texts:
+        t = time.perf_counter()
+        run(encode([text]))
+        latencies.append(time.perf_counter() - t)
+    single = len(texts) / (time.perf_counter() - started)
+    ordered = sorted(texts, key=len)  # what a batch job does: similar lengths together, less padding
+    started = time.perf_counter()
+    for i in range(0, len(ordered), 32):
+        run(encode(ordered[i : i + 32]))
+    batched = len(texts) / (time.perf_counter() - started)
+    ms = 1000 * np.asarray(latencies)
+    return {
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "batch1_per_s": single,
+        "batch32_per_s": batched,
+    }
+
+
+def cold_start(engine: str, args: argparse.Namespace) -> dict[str, float]:
+    """A fresh interpreter: wall time to the first prediction, and the part spent after Python started."""
+    if engine == "pytorch-fp32":
+        code = COLD_START["pytorch-fp32"].format(model_dir=str(args.model_dir))
+    else:
+        variant = engine.removeprefix("onnx-")
+        code = COLD_START["onnx"].format(artifact=str(args.artifact), variant=variant)
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return {"cold_start_s": time.perf_counter() - started, "import_load_predict_s": float(result.stdout.split()[-1])}
+
+
+def installed_mb(roots: list[str]) -> float:
+    """Size on disk of these distributions and everything they require (no extras), each counted once."""
+    seen: set[str] = set()
+    pending, total = list(roots), 0
+    while pending:
+        name = pending.pop().lower().replace("_", "-")
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            dist = distribution(name)
+        except PackageNotFoundError:
+            continue
+        total += sum((f.size or 0) for f in dist.files or [])
+        for line in dist.requires or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                pending.append(requirement.name)
+    return total / 1e6
+
+
+def table(rows: dict[str, dict[str, Any]], args: argparse.Namespace, count: int) -> str:
+    lines = [
+        f"{count} test-split review sentences, {args.threads} intra-op thread(s), one process per engine",
+        "",
+        "| engine | p50 ms (batch 1) | p99 ms (batch 1) | sentences/s (batch 1) | sentences/s (batch 32) "
+        "| cold start s | runtime installed MB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for engine, r in rows.items():
+        lines.append(
+            f"| {ENGINES[engine]} | {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {r['batch1_per_s']:.0f} "
+            f"| {r['batch32_per_s']:.0f} | {r['cold_start_s']:.2f} ({r['import_load_predict_s']:.2f} in Python) "
+            f"| {r['installed_mb']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    args = parse_args()
+    if args.engine:  # worker mode
+        print(json.dumps(measure(args.engine, args)))
+        return
+    texts = test_sentences(args.model_dir, args.sentences)
+    args.output.mkdir(parents=True, exist_ok=True)
+    texts_file = args.output / "inference_compare_texts.json"
+    texts_file.write_text(json.dumps(texts))
+    rows: dict[str, dict[str, Any]] = {}
+    for engine in ENGINES:
+        print(f"measuring {ENGINES[engine]} …", file=sys.stderr)
+        worker = [sys.executable, __file__, "--engine", engine, "--texts-file", str(texts_file)]
+        worker += ["--model-dir", str(args.model_dir), "--artifact", str(args.artifact), "--threads", str(args.threads)]
+        result = subprocess.run(worker, capture_output=True, text=True, check=True)
+        rows[engine] = json.loads(result.stdout.strip().splitlines()[-1])
+        rows[engine] |= cold_start(engine, args)
+        rows[engine]["installed_mb"] = installed_mb(RUNTIMES[engine])
+    texts_file.unlink()
+    report = table(rows, args, len(texts))
+    print(report)
+    (args.output / "inference_compare.md").write_text(report + "\n")
+    (args.output / "inference_compare.json").write_text(json.dumps(rows, indent=2) + "\n")
+    print(f"\nsaved to {args.output}/inference_compare.{{md,json}}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

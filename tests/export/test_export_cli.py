@@ -1,0 +1,83 @@
+"""export.py through Hydra: the composed config, the task on toy data, and the CLI's one-line errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+import nlpops.utils.resolvers  # noqa: F401
+from nlpops.errors import UserError
+from nlpops.export.task import export
+from nlpops.serving.artifact import read_manifest
+from nlpops.serving.core import OnnxClassifier
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def toy_overrides(model_dir: Path, toy_csv: Path, artifact_dir: Path) -> list[str]:
+    return [
+        f"model_dir={model_dir}",
+        f"artifact_dir={artifact_dir}",
+        "data=text_classification",
+        f"data.source={toy_csv}",
+        "data.text_column=review",
+        "data.label_column=sentiment",
+        "data.max_length=32",
+        "extras.print_config=false",
+    ]
+
+
+def compose_export(*overrides: str) -> DictConfig:
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(REPO_ROOT / "configs"), version_base="1.3"):
+        cfg = compose("export", overrides=list(overrides), return_hydra_config=True)
+    with open_dict(cfg):  # what @hydra.main fills in at run time
+        cfg.hydra.runtime.output_dir = "/tmp/nlpops-test-export"
+        cfg.hydra.runtime.cwd = str(REPO_ROOT)
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+def test_the_default_config_reads_the_trained_model_and_writes_next_to_it() -> None:
+    cfg = compose_export()
+    assert cfg.model_dir == str(REPO_ROOT / "models/text-classifier")
+    assert cfg.artifact_dir == str(REPO_ROOT / "models/text-classifier-onnx")
+    assert cfg.data.tokenizer == cfg.model_dir  # the split is tokenized by the exported model's tokenizer
+    assert cfg.max_length == cfg.data.max_length  # serving truncates like training
+    assert cfg.parity.fp32_atol == 1e-4 and cfg.parity.min_int8_agreement == 0.99
+
+
+def test_the_task_exports_fp32_only_when_asked(tiny_classifier: Path, toy_csv: Path, tmp_path: Path) -> None:
+    cfg = compose_export(*toy_overrides(tiny_classifier, toy_csv, tmp_path / "onnx"), "quantize=false")
+    metrics = export(cfg)
+    assert metrics["parity/fp32_max_abs_logit_diff"] <= 1e-4
+    assert set(metrics) == {"test/acc_pytorch", "test/acc_fp32", "parity/fp32_max_abs_logit_diff"}
+    manifest = read_manifest(tmp_path / "onnx")
+    assert manifest.models == {"fp32": "model.onnx"}
+    assert manifest.metrics["parity"]["sentences"] == {"val": 24, "test": 24}  # the DataModule's 10% splits
+    assert OnnxClassifier.load(tmp_path / "onnx", "fp32").predict(["a witty film"])
+    with pytest.raises(UserError, match="no 'int8' model"):
+        OnnxClassifier.load(tmp_path / "onnx", "int8")
+
+
+def test_the_cli_fails_with_one_error_line_and_exit_2(toy_csv: Path, tmp_path: Path) -> None:
+    overrides = toy_overrides(tmp_path / "no-model", toy_csv, tmp_path / "onnx")
+    result = subprocess.run(
+        [sys.executable, "export.py", *overrides, f"paths.log_dir={tmp_path / 'logs'}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "run `python train.py` first" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "onnx").exists()

@@ -1,0 +1,102 @@
+"""The inference core on a real exported artifact: predictions, tokenization, loading errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nlpops.errors import UserError
+from nlpops.serving.artifact import MANIFEST, read_manifest
+from nlpops.serving.core import OnnxClassifier, postprocess
+from tests.serving.artifacts import LABELS, MAX_LENGTH
+
+
+@pytest.fixture(scope="module")
+def core(tiny_artifact: Path) -> OnnxClassifier:
+    return OnnxClassifier.load(tiny_artifact, "int8")
+
+
+def test_predictions_have_a_label_its_score_and_every_class_score(core: OnnxClassifier) -> None:
+    [prediction] = core.predict(["the film is gorgeous and witty"])
+    assert prediction.label in LABELS
+    assert set(prediction.scores) == set(LABELS)
+    assert prediction.score == max(prediction.scores.values())
+    assert sum(prediction.scores.values()) == pytest.approx(1.0)
+
+
+def test_the_trained_toy_model_gets_sentiment_right_through_the_core(core: OnnxClassifier) -> None:
+    predictions = core.predict(["a brilliant and charming movie", "a dull and tedious movie"])
+    assert [p.label for p in predictions] == ["fresh", "rotten"]
+
+
+def test_a_batch_gives_the_same_predictions_as_one_text_at_a_time(core: OnnxClassifier) -> None:
+    texts = ["a witty film", "the plot is quite bland and messy with a very shallow cast", "tender"]
+    batched = core.predict(texts)
+    single = [core.predict([text])[0] for text in texts]
+    assert [p.label for p in batched] == [p.label for p in single]
+    np.testing.assert_allclose([p.score for p in batched], [p.score for p in single], atol=1e-3)
+    assert [p.label for p in core.predict_batched(texts, batch_size=2)] == [p.label for p in single]
+
+
+def test_long_texts_are_truncated_to_the_manifest_max_length(core: OnnxClassifier) -> None:
+    inputs = core.encode(["the film " * 500])
+    assert inputs["input_ids"].shape == (1, MAX_LENGTH)
+    assert core.predict(["the film " * 500])[0].label in LABELS
+
+
+def test_batches_are_padded_to_their_longest_text_not_a_fixed_length(tiny_artifact: Path, tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(tiny_artifact, tmp_path / "artifact"))
+    tokenizer = json.loads((copy / "tokenizer.json").read_text())
+    tokenizer["padding"] = {"strategy": {"Fixed": 128}, "direction": "Right", "pad_to_multiple_of": None,
+                            "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"}  # fmt: skip
+    (copy / "tokenizer.json").write_text(json.dumps(tokenizer))
+    core = OnnxClassifier.load(copy, verify_checksums=False)
+    inputs = core.encode(["a witty film", "tender"])
+    assert inputs["input_ids"].shape[1] < 10
+    assert inputs["attention_mask"][1].tolist()[-1] == 0  # the shorter text is padded, and masked
+
+
+def test_postprocess_is_a_softmax_and_argmax() -> None:
+    [p] = postprocess(np.array([[0.0, np.log(3.0)]]), ["a", "b"])
+    assert p.label == "b"
+    assert p.scores == pytest.approx({"a": 0.25, "b": 0.75})
+
+
+def test_both_variants_load(tiny_artifact: Path) -> None:
+    fp32, int8 = (OnnxClassifier.load(tiny_artifact, variant) for variant in ("fp32", "int8"))
+    assert fp32.predict(["witty"])[0].label == int8.predict(["witty"])[0].label
+
+
+def test_a_missing_artifact_says_to_export_first(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"python export\.py"):
+        OnnxClassifier.load(tmp_path)
+
+
+def test_an_unknown_variant_is_a_clear_error(tiny_artifact: Path) -> None:
+    with pytest.raises(UserError, match="no 'fp16' model"):
+        OnnxClassifier.load(tiny_artifact, "fp16")
+
+
+def test_a_corrupted_model_file_fails_its_checksum(tiny_artifact: Path, tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(tiny_artifact, tmp_path / "artifact"))
+    model = copy / read_manifest(copy).models["int8"]
+    model.write_bytes(model.read_bytes()[:-100])  # a truncated upload
+    with pytest.raises(UserError, match="sha256"):
+        OnnxClassifier.load(copy, "int8")
+    with pytest.raises(UserError, match="ONNX Runtime cannot load"):
+        OnnxClassifier.load(copy, "int8", verify_checksums=False)
+
+
+def test_a_manifest_from_another_format_is_refused(tiny_artifact: Path, tmp_path: Path) -> None:
+    copy = Path(shutil.copytree(tiny_artifact, tmp_path / "artifact"))
+    manifest = json.loads((copy / MANIFEST).read_text())
+    (copy / MANIFEST).write_text(json.dumps(manifest | {"format_version": 99}))
+    with pytest.raises(UserError, match="format_version 99"):
+        OnnxClassifier.load(copy)
+    (copy / MANIFEST).write_text("{not json")
+    with pytest.raises(UserError, match="not a valid manifest"):
+        OnnxClassifier.load(copy)

@@ -1,0 +1,91 @@
+"""The Lambda handler with the sample events in events/: REST v1, HTTP API v2, Function URL, direct invoke."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nlpops.serving.lambda_adapter import Handler, build_handler
+from nlpops.serving.lambda_invoke import main as invoke_main
+from nlpops.serving.settings import Settings
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+@pytest.fixture(scope="module")
+def handler(tiny_artifact: Path) -> Handler:
+    return build_handler(Settings(artifact_dir=tiny_artifact, max_batch=4))
+
+
+@pytest.mark.parametrize(
+    ("name", "texts"),
+    [
+        ("api-gateway-rest-v1.json", 1),
+        ("http-api-v2.json", 1),
+        ("function-url.json", 2),  # base64 body with a batch of two
+    ],
+)
+def test_http_events_get_an_http_response_with_predictions(handler: Handler, name: str, texts: int) -> None:
+    response = handler(event(name), None)
+    assert response["statusCode"] == 200
+    assert response["headers"]["content-type"] == "application/json"
+    body = json.loads(response["body"])
+    assert len(body["predictions"]) == texts
+    assert {"label", "score", "scores"} <= set(body["predictions"][0])
+
+
+def test_a_direct_invoke_gets_the_body_back(handler: Handler) -> None:
+    response = handler(event("direct-invoke.json"), None)
+    assert set(response) == {"predictions", "model"}
+    assert handler({"texts": ["a brilliant movie", "a dull movie"]}, None)["predictions"][1]["label"] == "rotten"
+
+
+def test_a_bad_direct_invoke_gets_the_status_and_the_error_body(handler: Handler) -> None:
+    response = handler({"text": 3}, None)
+    assert response["statusCode"] == 422
+    assert response["error"] == "invalid_request"
+    assert handler({"texts": ["a"] * 5}, None)["statusCode"] == 422
+
+
+def test_bad_input_through_api_gateway_is_a_422_with_the_error_body(handler: Handler) -> None:
+    response = handler(event("http-api-v2-blank-text.json"), None)
+    assert response["statusCode"] == 422
+    assert "whitespace" in json.loads(response["body"])["message"]
+    v1 = event("api-gateway-rest-v1.json") | {"body": "{not json"}
+    assert handler(v1, None)["statusCode"] == 400
+
+
+def test_health_and_ready_answer_through_api_gateway(handler: Handler) -> None:
+    get_health = {"httpMethod": "GET", "path": "/health", "resource": "/health", "body": None}
+    v1 = event("api-gateway-rest-v1.json") | get_health
+    assert json.loads(handler(v1, None)["body"]) == {"status": "ok"}
+    v2 = event("http-api-v2.json")
+    v2["requestContext"]["http"] |= {"method": "GET", "path": "/ready"}
+    assert json.loads(handler(v2 | {"body": None}, None)["body"])["status"] == "ready"
+
+
+def test_a_stage_prefix_is_stripped_when_configured(tiny_artifact: Path) -> None:
+    handler = build_handler(Settings(artifact_dir=tiny_artifact, api_base_path="/prod"))
+    v2 = event("http-api-v2.json")
+    v2["requestContext"]["http"]["path"] = "/prod/predict"
+    v2["body"] = base64.b64encode(b'{"text": "a witty film"}').decode()
+    v2["isBase64Encoded"] = True
+    assert handler(v2, None)["statusCode"] == 200
+
+
+def test_the_local_invoke_script_runs_every_sample_event(
+    tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NLPOPS_ARTIFACT_DIR", str(tiny_artifact))
+    assert invoke_main([str(path) for path in sorted(EVENTS.glob("*.json"))]) == 0
+    err = capsys.readouterr().err
+    assert "init (import + model load)" in err
+    assert err.count(": 200 in") == 4 and err.count(": 422 in") == 1

@@ -1,0 +1,141 @@
+"""The real server process: uvicorn on 127.0.0.1, started and stopped by the test; and no torch anywhere in serving."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+HEAVY = ("torch", "lightning", "hydra", "transformers")
+
+IMPORT_EVERYTHING_SERVING_USES = """
+import json, sys
+from nlpops.serving.app import create_app
+from nlpops.serving.settings import Settings
+from nlpops.serving import lambda_handler, predict, lambda_invoke
+from fastapi.testclient import TestClient
+with TestClient(create_app(Settings.from_env())) as client:
+    assert client.post("/predict", json={"text": "a witty film"}).status_code == 200
+    client.get("/metrics")
+lambda_handler.handler({"text": "a witty film"}, None)
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def request(url: str, body: bytes | None = None, content_type: str = "application/json") -> tuple[int, dict]:
+    headers = {"Content-Type": content_type} if body is not None else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers), timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+@contextmanager
+def running_server(artifact: Path, **settings: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``python -m nlpops.serving`` on a free port, until it answers /ready; terminated on exit."""
+    port = free_port()
+    env = os.environ | {"NLPOPS_ARTIFACT_DIR": str(artifact), "NLPOPS_PORT": str(port)} | settings
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nlpops.serving"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"the server exited: {process.stdout.read() if process.stdout else ''}")
+            try:
+                if request(f"{url}/ready")[0] == 200:
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.1)
+        else:
+            pytest.fail("the server did not become ready in 60 s")
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tiny_artifact: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    with running_server(tiny_artifact) as running:
+        yield running
+
+
+def test_the_server_answers_predictions_and_bad_input_over_http(server: tuple[str, subprocess.Popen]) -> None:
+    url, process = server
+    status, body = request(f"{url}/predict", b'{"text": "a brilliant and charming movie"}')
+    assert status == 200
+    assert body["predictions"][0]["label"] == "fresh"
+    assert request(f"{url}/predict", b'{"text": ')[0] == 400
+    assert request(f"{url}/predict", b'{"text": "a film"}', content_type="text/plain")[0] == 415
+    assert request(f"{url}/predict", b'{"texts": [1, 2]}')[0] == 422
+    assert request(f"{url}/predict", b'{"text": "still serving"}')[0] == 200
+    assert process.poll() is None
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc/PID/maps (Linux)")
+def test_the_server_process_has_no_torch_loaded(server: tuple[str, subprocess.Popen]) -> None:
+    url, process = server
+    assert request(f"{url}/predict", b'{"text": "a witty film"}')[0] == 200
+    maps = Path(f"/proc/{process.pid}/maps").read_text()
+    assert "onnxruntime" in maps  # the check can see native libraries at all
+    assert "libtorch" not in maps
+
+
+def test_serving_modules_never_import_torch_lightning_hydra_or_transformers(tiny_artifact: Path) -> None:
+    env = os.environ | {"NLPOPS_ARTIFACT_DIR": str(tiny_artifact)}
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_EVERYTHING_SERVING_USES],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    assert "onnxruntime" in loaded and "fastapi" in loaded
+    assert not loaded & set(HEAVY), f"serving imported {loaded & set(HEAVY)}"
+
+
+def test_the_server_refuses_to_start_without_an_artifact(tmp_path: Path) -> None:
+    env = os.environ | {"NLPOPS_ARTIFACT_DIR": str(tmp_path), "NLPOPS_PORT": str(free_port())}
+    result = subprocess.run(
+        [sys.executable, "-m", "nlpops.serving"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "python export.py" in result.stderr
+
+
+def test_with_two_workers_metrics_count_every_worker(tiny_artifact: Path) -> None:
+    with running_server(tiny_artifact, NLPOPS_WORKERS="2") as (url, _):
+        for _ in range(20):
+            assert request(f"{url}/predict", b'{"text": "a witty film"}')[0] == 200
+        for _ in range(4):  # whichever worker answers /metrics reports the sum over both
+            with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+                text = response.read().decode()
+            line = 'nlpops_http_requests_total{method="POST",route="/predict",status="200"}'
+            [sample] = [row for row in text.splitlines() if row.startswith(line)]
+            assert float(sample.split()[-1]) == 20
