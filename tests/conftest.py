@@ -25,3 +25,19 @@ def toy_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_args(tiny_pretrained: Path, toy_csv: Path, tmp_path: Path) -> list[str]:
     """Command-line overrides for a tiny training run writing into this test's tmp_path."""
     return tiny_overrides(tiny_pretrained, toy_csv, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier(tiny_pretrained: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model saved as a fine-tuned classifier folder, as train.py publishes one."""
+    from tests.serving.artifacts import build_tiny_classifier
+
+    return build_tiny_classifier(tiny_pretrained, tmp_path_factory.getbasetemp() / "tiny-classifier")
+
+
+@pytest.fixture(scope="session")
+def tiny_artifact(tiny_classifier: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny classifier exported as a serving artifact. Read-only by convention: tests that damage one copy it."""
+    from tests.serving.artifacts import build_tiny_artifact
+
+    return build_tiny_artifact(tiny_classifier, tmp_path_factory.getbasetemp() / "tiny-artifact")
