@@ -16,8 +16,9 @@ from nlpops.export import parity
 from nlpops.export.onnx import load_classifier
 from nlpops.export.parity import ParityError, Thresholds, check_tokenizer
 from nlpops.export.pipeline import check_fp32, export_artifact, measure_int8, quantize_checked
-from nlpops.serving.artifact import MANIFEST, read_manifest, sha256_file
+from nlpops.serving.artifact import MANIFEST, read_manifest
 from nlpops.serving.core import OnnxClassifier
+from nlpops.utils.files import sha256_file
 from tests.serving.artifacts import LABELS, MAX_LENGTH, toy_examples
 
 VAL, TEST = toy_examples(60, seed=1), toy_examples(60, seed=2)

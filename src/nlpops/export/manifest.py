@@ -12,7 +12,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from nlpops.serving.artifact import MANIFEST, TASK, Manifest, sha256_file
+from nlpops.serving.artifact import MANIFEST, TASK, Manifest
+from nlpops.utils.files import sha256_file
 
 LIBRARIES = ("torch", "transformers", "onnx", "onnxscript", "onnxruntime", "tokenizers")
 

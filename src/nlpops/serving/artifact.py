@@ -6,19 +6,18 @@ without torch. Checksums let a server refuse a truncated or swapped model file i
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nlpops.errors import UserError
+from nlpops.utils.files import sha256_file
 
 MANIFEST = "manifest.json"
 TOKENIZER = "tokenizer.json"
 FORMAT_VERSION = 1
 TASK = "text-classification"
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -60,14 +59,6 @@ def read_manifest(directory: Path) -> Manifest:
     if manifest.task != TASK:
         raise UserError(f"{path} is a '{manifest.task}' artifact; this server serves '{TASK}'")
     return manifest
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as file:
-        while chunk := file.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def verify_file(directory: Path, manifest: Manifest, name: str) -> Path:

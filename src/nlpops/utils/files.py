@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -27,3 +28,12 @@ def atomic_directory(target: Path) -> Iterator[Path]:
         target.rename(previous)
     scratch.rename(target)
     shutil.rmtree(previous, ignore_errors=True)
+
+
+def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks (model files do not fit comfortably in memory twice)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as file:
+        while chunk := file.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
