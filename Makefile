@@ -8,7 +8,7 @@ EXTRAS ?= train,export,serve,dvc,dev
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-fast lint format export serve predict lambda-invoke bench bench-train load-test lock clean
+.PHONY: help install train test test-fast lint format data repro params plots export serve predict lambda-invoke bench bench-train load-test lock clean
 
 help: ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,6 +39,18 @@ format: install ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+data: install ## data/raw (data.dvc) re-created offline from its pinned asset, then data/prepared (with S3: `dvc pull`)
+	$(PYTHON) prepare.py $(ARGS)
+
+repro: data ## the DVC pipeline: prepare → train → export → evaluate, running only what changed
+	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro $(ARGS)
+
+params: install ## regenerate params.yaml from configs/ (as `dvc exp run -S` does); ARGS: Hydra overrides
+	$(PYTHON) -m nlpops.utils.dvc_params $(ARGS)
+
+plots: install ## render `dvc plots` offline into dvc_plots/index.html (ARGS: revisions to compare)
+	$(PYTHON) -m nlpops.utils.dvc_plots $(ARGS)
+
 export: install ## trained model → ONNX fp32 + INT8 + tokenizer + manifest, with parity checks
 	$(PYTHON) export.py $(ARGS)
 
@@ -65,4 +77,4 @@ lock: install ## refresh constraints.txt from the current environment
 	mv constraints.tmp constraints.txt
 
 clean: ## remove run outputs and caches (keeps .venv and models/)
-	rm -rf logs outputs multirun wandb .pytest_cache .ruff_cache
+	rm -rf logs outputs multirun wandb dvc_plots .pytest_cache .ruff_cache

@@ -58,11 +58,11 @@ def test_unknown_key_or_group_is_refused_by_hydra(override, message, tiny_args):
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_eval_without_a_checkpoint_says_which_key_to_set(tiny_args):
+def test_eval_without_a_model_says_which_key_to_set(tiny_args):
     result = run_cli("eval.py", *tiny_args)
     assert result.returncode == 2
     assert error_lines(result.stderr) == [
-        "error: missing value for 'ckpt_path': pass ckpt_path=... on the command line"
+        "error: nothing to evaluate: pass ckpt_path=PATH (a checkpoint) or artifact_dir=PATH (an export)"
     ]
 
 

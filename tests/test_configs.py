@@ -46,9 +46,26 @@ def test_hparams_search_composes_into_an_optuna_sweep():
     assert cfg.model_dir is None
 
 
-def test_eval_config_requires_a_checkpoint():
+def test_eval_config_evaluates_nothing_until_told_what():
     cfg = compose_train(config="eval")
-    assert OmegaConf.is_missing(cfg, "ckpt_path")
+    assert cfg.ckpt_path is None and cfg.artifact_dir is None and cfg.variant == "int8"
+
+
+def test_params_yaml_is_what_dvc_composes_from_configs(tmp_path):
+    """params.yaml (what the pipeline runs on) must not drift from configs/: run `make params` if this fails."""
+    from dvc.utils.hydra import compose_and_dump
+
+    composed = tmp_path / "params.yaml"
+    compose_and_dump(composed, str(CONFIGS), None, "pipeline", str(CONFIGS.parent), [])
+    assert composed.read_text() == (CONFIGS.parent / "params.yaml").read_text()
+
+
+def test_pipeline_params_keep_run_time_values_for_the_stages_to_resolve():
+    params = OmegaConf.load(CONFIGS.parent / "params.yaml")
+    unresolved = OmegaConf.to_container(params)
+    assert unresolved["logger"]["wandb"]["offline"] == "${wandb_offline:}"  # decided where the stage runs
+    assert params.data.source == params.prepare.output and params.data.split_column == "split"
+    assert params.model_dir == "./models/text-classifier" and params.artifact_dir == "./models/text-classifier-onnx"
 
 
 def test_default_run_is_the_offline_minilm_sentiment_model():

@@ -10,6 +10,7 @@ import torch
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer, seed_everything
 from omegaconf import DictConfig, OmegaConf
 
+from nlpops.model_record import training_record, write_record
 from nlpops.utils.files import atomic_directory
 from nlpops.utils.instantiate import build, build_all, check_config
 from nlpops.utils.runs import require_file, write_metrics
@@ -18,7 +19,10 @@ log = logging.getLogger(__name__)
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Train (resuming a killed run of the same command), test, and save the best model in HF format."""
+    """Train (resuming a killed run of the same command), test, and save the best model in HF format.
+
+    The saved folder also holds ``manifest.json``, the model's record (see ``nlpops.model_record``).
+    """
     check_config(cfg, "data", "model", "trainer", "callbacks", "logger")
     resume_from = _resume_checkpoint(cfg)
     datamodule: LightningDataModule = build(cfg, "data")
@@ -49,7 +53,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
         if cfg.get("model_dir"):
             with atomic_directory(Path(cfg.model_dir)) as scratch:
                 model.save_pretrained(scratch, datamodule.tokenizer)
-            log.info("Saved the model in Hugging Face format to %s", cfg.model_dir)
+                write_record(scratch, training_record(cfg, model.task, datamodule, metrics))
+            log.info("Saved the model in Hugging Face format, with its manifest, to %s", cfg.model_dir)
         write_metrics(cfg.get("metrics_file"), metrics)
     return metrics
 

@@ -105,3 +105,22 @@ def test_missing_tokenizer_is_a_user_error(tmp_path, toy_csv):
     datamodule = make_datamodule(tmp_path / "no-such-model", toy_csv)
     with pytest.raises(UserError, match="cannot load tokenizer"):
         datamodule.setup()
+
+
+def test_rows_written_with_their_split_read_back_as_the_same_split(tiny_pretrained, toy_csv, tmp_path):
+    original = make_datamodule(tiny_pretrained, toy_csv)
+    examples = original.load_examples()
+    splits = original.assign_splits(examples)
+    rows = [original.to_row(e) | {"part": split} for e, split in zip(examples, splits, strict=True)]
+    reread = make_datamodule(tiny_pretrained, write_csv(tmp_path / "prepared.csv", rows), split_column="part", seed=7)
+    pairs = {name: [(e.text, e.label) for e in part] for name, part in reread.load_splits().items()}
+    assert pairs == {name: [(e.text, e.label) for e in part] for name, part in original.load_splits().items()}
+
+
+@pytest.mark.parametrize("split", ["", "validation"])
+def test_a_row_without_a_known_split_is_a_user_error(tiny_pretrained, tmp_path, split):
+    rows = [{"review": f"text {i}", "sentiment": "fresh" if i % 2 else "rotten", "part": "train"} for i in range(9)]
+    rows.append({"review": "odd one", "sentiment": "fresh", "part": split})
+    datamodule = make_datamodule(tiny_pretrained, write_csv(tmp_path / "data.csv", rows), split_column="part")
+    with pytest.raises(UserError, match=r"example 9 has part=.*one of train, val, test"):
+        datamodule.load_splits()

@@ -2,5 +2,6 @@
 
 from nlpops.callbacks.batch_seed import BatchSeed
 from nlpops.callbacks.classification_report import WandbClassificationReport
+from nlpops.callbacks.epoch_history import EpochHistory
 
-__all__ = ["BatchSeed", "WandbClassificationReport"]
+__all__ = ["BatchSeed", "EpochHistory", "WandbClassificationReport"]

@@ -38,6 +38,7 @@ class TransformerDataModule(LightningDataModule, ABC):
         seed: int = 42,
         max_train_samples: int | None = None,
         group_by_length: bool = True,
+        split_column: str | None = None,
     ) -> None:
         super().__init__()
         _check_fraction("data.val_fraction", val_fraction)
@@ -56,6 +57,7 @@ class TransformerDataModule(LightningDataModule, ABC):
         self.seed = seed
         self.max_train_samples = max_train_samples
         self.group_by_length = group_by_length
+        self.split_column = split_column
         self.examples: dict[str, list[Any]] = {}
         self.datasets: dict[str, list[Features]] = {}
 
@@ -63,6 +65,14 @@ class TransformerDataModule(LightningDataModule, ABC):
     @abstractmethod
     def load_examples(self) -> list[Any]:
         """Read and validate all examples (raising ``UserError`` on bad data)."""
+
+    @abstractmethod
+    def given_split(self, example: Any) -> str | None:
+        """The split the data assigned to ``example`` (read from ``split_column``), or None."""
+
+    @abstractmethod
+    def to_row(self, example: Any) -> dict[str, Any]:
+        """The example as a data row, in the columns ``load_examples`` reads (for writing prepared data)."""
 
     @abstractmethod
     def stratify_key(self, example: Any) -> Hashable:
@@ -94,21 +104,43 @@ class TransformerDataModule(LightningDataModule, ABC):
     def setup(self, stage: str | None = None) -> None:
         if self.datasets:
             return
+        self.examples = self.load_splits()
+        self.datasets = {name: self.encode(part) for name, part in self.examples.items()}
+        log.info("Split sizes: %s", {name: len(part) for name, part in self.datasets.items()})
+
+    def load_splits(self) -> dict[str, list[Any]]:
+        """Load the examples and split them (capping train at ``max_train_samples``); no tokenizer needed."""
         examples = self.load_examples()
-        val, test, train = stratified_split([self.stratify_key(e) for e in examples], self.fractions, self.seed)
-        self.examples = {
-            name: [examples[i] for i in part] for name, part in (("train", train), ("val", val), ("test", test))
-        }
+        splits = self.assign_splits(examples)
+        parts = {name: [e for e, s in zip(examples, splits, strict=True) if s == name] for name in SPLITS}
         if self.max_train_samples is not None:
-            self.examples["train"] = self.examples["train"][: self.max_train_samples]
+            parts["train"] = parts["train"][: self.max_train_samples]
         for name in SPLITS:
-            if not self.examples[name]:
+            if not parts[name]:
                 raise UserError(
                     f"the {name} split is empty ({len(examples)} examples in all); "
                     "use more data or change data.val_fraction / data.test_fraction"
                 )
-        self.datasets = {name: self.encode(part) for name, part in self.examples.items()}
-        log.info("Split sizes: %s", {name: len(part) for name, part in self.datasets.items()})
+        return parts
+
+    def assign_splits(self, examples: Sequence[Any]) -> list[str]:
+        """The split of each example: the data's own (``split_column``) or a seeded stratified split."""
+        if self.split_column:
+            return [self._check_split(self.given_split(e), i) for i, e in enumerate(examples)]
+        val, test, _ = stratified_split([self.stratify_key(e) for e in examples], self.fractions, self.seed)
+        splits = ["train"] * len(examples)
+        for name, part in (("val", val), ("test", test)):
+            for index in part:
+                splits[index] = name
+        return splits
+
+    def _check_split(self, split: str | None, index: int) -> str:
+        if split not in SPLITS:
+            raise UserError(
+                f"example {index} has {self.split_column}={split!r}; data.split_column must hold one of "
+                f"{', '.join(SPLITS)} in every row (or set data.split_column=null to split here)"
+            )
+        return split
 
     def train_dataloader(self) -> DataLoader:
         dataset = self.datasets["train"]

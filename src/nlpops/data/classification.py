@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 class LabeledText:
     text: str
     label: str
+    split: str | None = None  # the split the data assigned (``split_column``), if any
 
 
 class TextClassificationDataModule(TransformerDataModule):
@@ -75,7 +76,10 @@ class TextClassificationDataModule(TransformerDataModule):
 
     def _to_examples(self, rows: list[Row]) -> list[LabeledText]:
         if rows:
-            for key, column in (("data.text_column", self.text_column), ("data.label_column", self.label_column)):
+            columns = [("data.text_column", self.text_column), ("data.label_column", self.label_column)]
+            if self.split_column:
+                columns.append(("data.split_column", self.split_column))
+            for key, column in columns:
                 if column not in rows[0]:
                     raise UserError(
                         f"{self.source.description} has no column '{column}' (columns: "
@@ -86,8 +90,15 @@ class TextClassificationDataModule(TransformerDataModule):
             text, label = row.get(self.text_column), row.get(self.label_column)
             if not isinstance(text, str) or not text.strip() or label is None or str(label) in self.drop_labels:
                 continue
-            examples.append(LabeledText(text.strip(), self.label_map.get(str(label), str(label))))
+            split = row.get(self.split_column) if self.split_column else None
+            examples.append(LabeledText(text.strip(), self.label_map.get(str(label), str(label)), split))
         return examples
+
+    def given_split(self, example: LabeledText) -> str | None:
+        return example.split
+
+    def to_row(self, example: LabeledText) -> dict[str, Any]:
+        return {self.text_column: example.text, self.label_column: example.label}
 
     def stratify_key(self, example: LabeledText) -> Hashable:
         return example.label

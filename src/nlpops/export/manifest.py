@@ -1,19 +1,18 @@
 """Build the artifact's manifest: what serving needs (labels, max length, files, checksums) plus provenance.
 
-Provenance (source folder and commit, library versions, parity metrics) answers "which model is this and
-how good is it" from the artifact alone, months later, without the training logs.
+Provenance (source folder and commit, library versions, parity metrics, the training record) answers "which
+model is this and how good is it" from the artifact alone, months later, without the training logs.
 """
 
 from __future__ import annotations
 
-import subprocess
-from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
+import json
 from pathlib import Path
 from typing import Any
 
 from nlpops.serving.artifact import MANIFEST, TASK, Manifest
 from nlpops.utils.files import sha256_file
+from nlpops.utils.provenance import git_commit, now, versions
 
 LIBRARIES = ("torch", "transformers", "onnx", "onnxscript", "onnxruntime", "tokenizers")
 
@@ -46,28 +45,14 @@ def build_manifest(
 
 
 def source_info(source_dir: Path) -> dict[str, Any]:
+    """The trained model this artifact comes from, with its training record (``train.py``'s manifest)."""
     weights = Path(source_dir) / "model.safetensors"
+    record = Path(source_dir) / MANIFEST
     return {
         "model_dir": str(Path(source_dir).resolve()),
         "model_sha256": sha256_file(weights) if weights.is_file() else None,
         "git_commit": git_commit(),
-        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "versions": {name: _version(name) for name in LIBRARIES},
+        "exported_at": now(),
+        "versions": versions(*LIBRARIES),
+        "training": json.loads(record.read_text()) if record.is_file() else None,
     }
-
-
-def git_commit() -> str | None:
-    """The commit of the code that exported (``-dirty`` if the tree had changes); None outside git."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10)
-        status = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return commit.stdout.strip() + ("-dirty" if status.stdout.strip() else "")
-
-
-def _version(name: str) -> str | None:
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None

@@ -16,13 +16,11 @@ log = logging.getLogger(__name__)
 
 
 def export(cfg: DictConfig) -> dict[str, float]:
-    """Build the configured DataModule (same split as training), then export and check ``cfg.model_dir``."""
+    """Load the configured data's val and test splits (training's split), then export and check ``cfg.model_dir``."""
     check_model_dir(Path(cfg.model_dir))
-    datamodule = instantiate(cfg.data)
-    datamodule.prepare_data()
-    datamodule.setup("test")
+    examples = instantiate(cfg.data).load_splits()
     limit = cfg.parity.get("max_sentences")
-    val, test = ([(e.text, e.label) for e in datamodule.examples[split][:limit]] for split in ("val", "test"))
+    val, test = ([(e.text, e.label) for e in examples[split][:limit]] for split in ("val", "test"))
     metrics = export_artifact(
         Path(cfg.model_dir),
         Path(cfg.artifact_dir),

@@ -12,6 +12,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 from transformers import AutoModelForSequenceClassification
 
 from nlpops.models.base import TransformerModule, load_pretrained
+from nlpops.serving.artifact import TASK
 
 STAGES = ("train", "val", "test")
 
@@ -22,6 +23,8 @@ class TextClassifier(TransformerModule):
     Logs ``{stage}/loss``, ``{stage}/acc`` and ``{stage}/f1`` (macro) and ``val/acc_best``. The last
     validation epoch's class probabilities stay in ``val_probabilities`` for error analysis callbacks.
     """
+
+    task = TASK  # what the model's manifest and its serving artifact say it does
 
     def __init__(self, pretrained: str, id2label: Mapping[int | str, str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
