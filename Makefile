@@ -4,11 +4,11 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 PIP := $(PYTHON) -m pip
 TORCH := torch==2.13.0
-EXTRAS ?= train,export,serve,dvc,dev
+EXTRAS ?= train,export,serve,dvc,deploy,dev
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-fast lint format data repro params plots export serve predict lambda-invoke bench bench-train load-test lock clean
+.PHONY: help install train test test-fast lint lint-ship checkov stack format data repro params plots export serve predict lambda-invoke bench bench-train load-test lock clean
 
 help: ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,6 +34,20 @@ test-fast: install ## run the fast tests only (tiny random models, no downloads)
 lint: install ## ruff lint and format check
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+lint-ship: install ## lint what ships: Dockerfiles (hadolint), workflows (actionlint + shellcheck), Terraform (fmt)
+	$(VENV)/bin/hadolint docker/*.Dockerfile
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/actionlint
+	terraform fmt -check -recursive infra
+
+checkov: ## security scan of infra/, docker/ and .github/ (checkov runs in its own venv, .venv-checkov)
+	test -x .venv-checkov/bin/checkov || { python3 -m venv .venv-checkov && .venv-checkov/bin/pip install --quiet checkov==3.3.30; }
+	.venv-checkov/bin/checkov --quiet --compact --skip-download --directory infra --framework terraform
+	.venv-checkov/bin/checkov --quiet --compact --skip-download --directory docker --framework dockerfile
+	.venv-checkov/bin/checkov --quiet --compact --skip-download --directory .github --framework github_actions
+
+stack: ## the local stack: API + Prometheus + Grafana on 127.0.0.1 (needs Docker and models/text-classifier-onnx)
+	docker compose -f docker/compose.yaml up --build
 
 format: install ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -1,0 +1,124 @@
+"""`python -m nlpops.deploy release` against the moto server: publish, move the alias, smoke-test, roll back."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import boto3
+import pytest
+
+from nlpops.deploy.__main__ import main
+from nlpops.deploy.release import function_url
+from nlpops.deploy.smoke import smoke_test
+from tests.deploy.stand_ins import FRESH, SETTINGS, Stack, deployment, write_settings
+from tests.local_servers import json_server
+
+
+def release(stack: Stack, tag: str, smoke_url: str) -> int:
+    """The command CD runs, with the smoke test pointed at a local server (moto's Function URLs lead nowhere)."""
+    return main(["release", "--image-tag", tag, "--settings", str(stack.settings_file), "--smoke-url", smoke_url])
+
+
+def test_a_good_image_becomes_the_live_version(
+    stack: Stack, healthy_api: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    stack.push("v2")
+    assert release(stack, "v2", healthy_api) == 0
+
+    live = stack.live()
+    assert live["Version"] == "2"
+    assert live["State"] == "Active" and live["LastUpdateStatus"] == "Successful"  # waited for, then published
+    code = stack.lam.get_function(FunctionName=SETTINGS.lambda_function, Qualifier="2")["Code"]
+    assert code["ImageUri"].endswith(f"/{SETTINGS.ecr_repository}:v2")
+    out, err = capsys.readouterr()
+    served = smoke_test(healthy_api).model
+    assert out.strip() == (
+        f"released {code['ImageUri']} as nlpops-test:live version 2 (was 1), model int8 {served['version']}"
+    )
+    assert "is version 1" in err and "-> version 2" in err
+    assert "labels fresh / rotten" in err
+
+
+def test_a_wrong_answer_rolls_the_alias_back_to_the_previous_image(
+    stack: Stack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = stack.live()
+    stack.push("v2")
+    with json_server(deployment([FRESH, FRESH])) as broken:
+        assert release(stack, "v2", broken) == 1
+
+    live = stack.live()
+    assert live["Version"] == "1"
+    assert live["CodeSha256"] == before["CodeSha256"]  # the previous image serves again
+    assert stack.versions() == ["$LATEST", "1", "2"]  # the failed version stays, for a look at what went wrong
+    err = capsys.readouterr().err
+    assert "error: smoke test failed" in err and "rolled nlpops-test:live back to version 1" in err
+
+
+def test_releasing_the_live_image_again_keeps_its_version(stack: Stack, healthy_api: str) -> None:
+    stack.push("v2")
+    assert release(stack, "v2", healthy_api) == 0
+    assert release(stack, "v2", healthy_api) == 0  # a re-run of the same commit
+    assert stack.live()["Version"] == "2"
+    assert stack.versions() == ["$LATEST", "1", "2"]
+
+
+def test_an_image_never_pushed_stops_the_release_before_any_change(
+    stack: Stack, healthy_api: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert release(stack, "v9", healthy_api) == 2
+    assert capsys.readouterr().err.strip() == "error: no image tagged v9 in ECR repository nlpops-test: push it first"
+    assert stack.versions() == ["$LATEST", "1"] and stack.live()["Version"] == "1"
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"lambda_function": "other"}, "Function not found"),
+        ({"lambda_alias": "canary"}, "canary"),
+        ({"ecr_repository": "other"}, "no ECR repository other in eu-west-1"),
+    ],
+)
+def test_missing_infrastructure_says_to_create_it_with_terraform(
+    stack: Stack, healthy_api: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict, problem: str
+) -> None:
+    stack.settings_file = write_settings(tmp_path / "other.env", dataclasses.replace(SETTINGS, **change))
+    assert release(stack, "v1", healthy_api) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and problem in err and "terraform -chdir=infra apply" in err
+
+
+def test_without_credentials_the_release_stops_with_one_line(
+    stack: Stack, healthy_api: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    assert release(stack, "v1", healthy_api) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no AWS credentials") and err.count("\n") == 1
+
+
+def test_the_smoke_test_defaults_to_the_aliass_function_url(stack: Stack) -> None:
+    lam = boto3.session.Session(region_name=SETTINGS.aws_region).client("lambda")
+    url = function_url(lam, SETTINGS.lambda_function, SETTINGS.lambda_alias)
+    assert url == stack.lam.get_function_url_config(FunctionName="nlpops-test", Qualifier="live")["FunctionUrl"]
+    assert ".lambda-url.eu-west-1." in url
+
+
+@pytest.mark.parametrize(
+    ("arguments", "problem"),
+    [
+        (["--image-tag", "not a tag"], "is not an image tag"),
+        (["--image-tag", "v1", "--smoke-timeout", "0"], "not a positive number of seconds"),
+        (["--image-tag", "v1", "--smoke-url", "ftp://x"], "not an http(s) URL"),
+        ([], "required: --image-tag"),
+    ],
+)
+def test_bad_arguments_exit_2_with_the_problem(
+    arguments: list[str], problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["release", *arguments])
+    assert exited.value.code == 2
+    assert problem in capsys.readouterr().err

@@ -1,0 +1,93 @@
+"""Real HTTP servers on 127.0.0.1 for the deploy and image tests, each in a thread of the test process.
+
+``json_server`` answers with a function of the request (a stand-in for a broken or flaky deployment);
+``api_server`` runs the real FastAPI app under uvicorn (a healthy deployment).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from nlpops.serving.app import create_app
+from nlpops.serving.settings import Settings
+
+Answer = Callable[[str, str, Any], tuple[int, Any]]  # (method, path, JSON body or None) -> (status, JSON body)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class _JsonHandler(BaseHTTPRequestHandler):
+    server: _JsonServer
+
+    def do_GET(self) -> None:
+        self._answer(None)
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", 0))
+        self._answer(json.loads(self.rfile.read(length)) if length else None)
+
+    def _answer(self, body: Any) -> None:
+        status, answer = self.server.answer(self.command, self.path, body)
+        data = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        pass
+
+
+class _JsonServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, answer: Answer) -> None:
+        super().__init__(("127.0.0.1", 0), _JsonHandler)
+        self.answer = answer
+
+
+@contextmanager
+def json_server(answer: Answer) -> Iterator[str]:
+    """Serve ``answer`` on a free port of 127.0.0.1; yield the base URL."""
+    server = _JsonServer(answer)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@contextmanager
+def api_server(artifact: Path) -> Iterator[str]:
+    """The real API (lifespan, middleware, inference core) serving ``artifact``; yield the base URL."""
+    port = free_port()
+    app = create_app(Settings(artifact_dir=artifact))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("the API server did not start")
+            thread.join(timeout=0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
