@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 PIP := $(PYTHON) -m pip
 TORCH := torch==2.13.0
-EXTRAS ?= train,export,serve,dvc,deploy,dev
+EXTRAS ?= train,export,serve,lambda,dvc,deploy,dev
 ARGS ?=
 
 .DEFAULT_GOAL := help

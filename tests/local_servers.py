@@ -1,14 +1,20 @@
-"""Real HTTP servers on 127.0.0.1 for the deploy and image tests, each in a thread of the test process.
+"""Real servers on 127.0.0.1 for the tests, each stopped by the test (or fixture) that started it.
 
 ``json_server`` answers with a function of the request (a stand-in for a broken or flaky deployment);
-``api_server`` runs the real FastAPI app under uvicorn (a healthy deployment).
+``api_server`` runs the real FastAPI app under uvicorn (a healthy deployment); ``moto_server`` runs
+moto's AWS APIs (S3, IAM, ECR, Lambda control planes) in a subprocess.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -91,3 +97,33 @@ def api_server(artifact: Path) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def moto_server(**env: str) -> Iterator[str]:
+    """``moto_server`` on a free port of 127.0.0.1 (``env``: its settings, e.g. auth); yield the endpoint URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"moto_server exited: {process.stderr.read() if process.stderr else ''}")
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("moto_server did not answer in 60 s") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

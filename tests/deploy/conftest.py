@@ -6,9 +6,6 @@ credentials are fake, and no profile, config file or instance metadata can suppl
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +14,7 @@ import boto3
 import pytest
 
 from tests.deploy.stand_ins import SETTINGS, Stack, write_settings
-from tests.local_servers import api_server, free_port
+from tests.local_servers import api_server, moto_server
 
 # Variables through which boto3 could find real credentials, a role or another endpoint.
 FOREIGN_AWS_VARIABLES = (
@@ -35,30 +32,8 @@ FOREIGN_AWS_VARIABLES = (
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     """``moto_server`` in a subprocess on a free port of 127.0.0.1, for the whole session."""
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"moto_server exited: {server.stderr.read() if server.stderr else ''}")
-            try:
-                urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("moto_server did not answer in 60 s")
-                time.sleep(0.1)
+    with moto_server() as url:
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture

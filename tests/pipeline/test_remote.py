@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from tests.pipeline.s3 import free_port, s3_server
+from tests.local_servers import free_port
+from tests.pipeline.s3 import s3_server
 from tests.pipeline.workspace import checksums, dvc
 
 BUCKET = "nlpops-test-artifacts"

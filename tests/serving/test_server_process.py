@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.local_servers import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,12 +33,6 @@ with TestClient(create_app(Settings.from_env())) as client:
 lambda_handler.handler({"text": "a witty film"}, None)
 print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def request(url: str, body: bytes | None = None, content_type: str = "application/json") -> tuple[int, dict]:
