@@ -1,0 +1,3 @@
+"""nlpops: take an NLP transformer from research to production."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,119 @@
+"""``python -m nlpops.deploy``: package the model artifact for an image, or release an image to Lambda.
+
+Exit status: 0 done; 1 the release was not kept (rolled back) or AWS refused a call; 2 bad input, missing
+resources or no credentials, said in one ``error:`` line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+
+from nlpops.deploy.package import package_artifact
+from nlpops.deploy.settings import DEFAULT_PATH, read_settings
+from nlpops.errors import UserError
+
+EXAMPLES = """examples:
+  python -m nlpops.deploy package models/text-classifier-onnx /model --variant int8   (in the image build)
+  python -m nlpops.deploy release --image-tag "$GITHUB_SHA"                          (in CD, after the push)
+"""
+IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # what ECR accepts as a tag
+
+
+def image_tag(text: str) -> str:
+    if not IMAGE_TAG.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an image tag (letters, digits, _ . -; at most 128)")
+    return text
+
+
+def http_url(text: str) -> str:
+    if not text.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http(s) URL")
+    return text
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
+    return seconds
+
+
+def run_package(args: argparse.Namespace) -> int:
+    names = package_artifact(args.artifact, args.target, args.variant)
+    print(f"packaged {args.variant}: {', '.join(names)} -> {args.target}")
+    return 0
+
+
+def run_release(args: argparse.Namespace) -> int:
+    # imported here: boto3 is absent where `package` runs (the image build, before dependencies are installed)
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from nlpops.deploy.release import ReleaseFailed, release
+
+    settings = read_settings(args.settings)
+    progress = partial(print, file=sys.stderr)
+    try:
+        done = release(settings, args.image_tag, args.smoke_url, args.smoke_timeout, log=progress)
+    except ReleaseFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as err:
+        print(f"error: AWS: {err}", file=sys.stderr)
+        return 1
+    alias = f"{settings.lambda_function}:{settings.lambda_alias}"
+    model = " ".join(done.smoke.model.values())
+    print(f"released {done.image_uri} as {alias} version {done.version} (was {done.previous_version}), model {model}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m nlpops.deploy",
+        description="Package the model artifact for an image, or release an image to AWS Lambda.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    package = commands.add_parser(
+        "package",
+        help="copy the manifest, tokenizer and one model of an artifact into a new folder (checksums verified)",
+    )
+    package.add_argument("artifact", type=Path, help="the exported artifact, e.g. models/text-classifier-onnx")
+    package.add_argument("target", type=Path, help="a new (or empty) folder to write")
+    package.add_argument("--variant", default="int8", help="the model the image serves: int8 (default) or fp32")
+    package.set_defaults(run=run_package)
+
+    release = commands.add_parser(
+        "release",
+        help="deploy an image pushed to ECR: new Lambda version, alias moved, smoke test, rollback on failure",
+    )
+    release.add_argument("--image-tag", type=image_tag, required=True, help="the pushed image's tag (the commit SHA)")
+    release.add_argument("--settings", type=Path, default=DEFAULT_PATH, help=f"settings file (default: {DEFAULT_PATH})")
+    release.add_argument("--smoke-url", type=http_url, help="base URL to test (default: the alias's Function URL)")
+    release.add_argument(
+        "--smoke-timeout", type=positive_seconds, default=120.0, help="seconds to wait for good answers (default: 120)"
+    )
+    release.set_defaults(run=run_release)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

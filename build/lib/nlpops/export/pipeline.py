@@ -1,0 +1,224 @@
+"""The export pipeline: HF model folder → checked artifact directory (ONNX fp32 + INT8, tokenizer, manifest).
+
+Everything is built in a scratch folder and only replaces the old artifact once every parity check has
+passed, so a failed export never leaves a half-written or unfaithful artifact where serving would load it.
+INT8 is quantized with the fastest method whose predictions pass the checks (``int8_method=auto``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from nlpops.errors import UserError
+from nlpops.export import parity
+from nlpops.export.manifest import build_manifest
+from nlpops.export.onnx import export_fp32, load_classifier
+from nlpops.export.quantize import candidates, num_layers, quantize_int8
+from nlpops.serving.artifact import MANIFEST, TOKENIZER
+from nlpops.serving.core import OnnxClassifier
+from nlpops.utils.files import atomic_directory
+
+log = logging.getLogger(__name__)
+
+MODEL_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
+TOKENIZER_FILES = (TOKENIZER, "tokenizer_config.json")
+Examples = Sequence[tuple[str, str]]  # (text, gold label)
+ManifestWriter = Callable[[dict[str, str], dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What INT8 is compared against: PyTorch and ONNX fp32 logits on the val and test sentences."""
+
+    texts: dict[str, list[str]]  # split -> sentences
+    gold: list[str]  # test labels
+    logits: dict[str, dict[str, np.ndarray]]  # split -> engine (pytorch, fp32) -> logits
+    labels: list[str]
+    metrics: dict[str, Any]
+
+
+def export_artifact(
+    model_dir: Path,
+    artifact_dir: Path,
+    val: Examples,
+    test: Examples,
+    max_length: int,
+    opset: int = 18,
+    thresholds: parity.Thresholds | None = None,
+    quantize: bool = True,
+    int8_method: str = "auto",
+) -> dict[str, Any]:
+    """Export (and quantize), check parity on ``val`` and ``test``, write the artifact; return its metrics.
+
+    Raises ``ParityError`` (and leaves any previous artifact untouched) when a check fails.
+    """
+    thresholds = thresholds or parity.Thresholds()
+    candidates(int8_method, 1)  # an unknown method fails now, not after minutes of export
+    if not val or not test:
+        raise UserError("export needs validation and test sentences for its parity checks; a split is empty")
+    model, tokenizer = load_classifier(model_dir)
+    labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+    _check_labels(labels, [label for _, label in test], model_dir)
+    pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    with atomic_directory(Path(artifact_dir)) as scratch:
+        provenance: dict[str, Any] = {}
+
+        def write_manifest(models: dict[str, str], metrics: dict[str, Any]) -> None:
+            manifest = build_manifest(
+                scratch, labels, max_length, opset, models, pad_token_id, metrics, model_dir, provenance
+            )
+            (scratch / MANIFEST).write_text(manifest.to_json())
+
+        log.info("Exporting %s to ONNX (opset %d)", model_dir, opset)
+        export_fp32(model, tokenizer, scratch / MODEL_FILES["fp32"], opset)
+        for name in TOKENIZER_FILES:
+            if (Path(model_dir) / name).is_file():
+                shutil.copy2(Path(model_dir) / name, scratch / name)
+        models = {"fp32": MODEL_FILES["fp32"]}
+        write_manifest(models, {})  # the serving core reads it to load the model for the checks
+        reference = check_fp32(scratch, model, tokenizer, val, test, thresholds)
+        metrics = reference.metrics
+        if quantize:
+            models = MODEL_FILES
+            methods = candidates(int8_method, num_layers(scratch / MODEL_FILES["fp32"]))
+            int8 = quantize_checked(scratch, reference, methods, thresholds, write_manifest)
+            provenance["int8"] = int8.pop("quantization")
+            metrics = _merge(metrics, int8)
+        write_manifest(models, metrics)
+    log.info("Wrote the model artifact to %s", artifact_dir)
+    return metrics
+
+
+def check_fp32(
+    directory: Path,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    val: Examples,
+    test: Examples,
+    thresholds: parity.Thresholds,
+) -> Reference:
+    """Tokenizer parity and fp32 logits within ``fp32_atol`` of PyTorch on val and test, through the serving core."""
+    fp32 = OnnxClassifier.load(directory, "fp32", intra_op_threads=_threads())
+    texts = {"val": [text for text, _ in val], "test": [text for text, _ in test]}
+    parity.check_tokenizer(fp32, tokenizer, texts["val"])
+    torch_run = parity.torch_runner(model)
+    logits = {
+        split: {
+            "pytorch": parity.batched_logits(fp32, torch_run, sentences, desc=f"PyTorch {split}"),
+            "fp32": parity.batched_logits(fp32, fp32.run, sentences, desc=f"ONNX fp32 {split}"),
+        }
+        for split, sentences in texts.items()
+    }
+    max_diff = parity.check_fp32(
+        np.concatenate([logits["val"]["pytorch"], logits["test"]["pytorch"]]),
+        np.concatenate([logits["val"]["fp32"], logits["test"]["fp32"]]),
+        texts["val"] + texts["test"],
+        thresholds.fp32_atol,
+    )
+    gold = [label for _, label in test]
+    accuracy = {name: parity.accuracy(out, fp32.labels, gold) for name, out in logits["test"].items()}
+    log.info(
+        "Parity: fp32 max |Δlogit| %.2e on %d sentences; test accuracy PyTorch %.2f%%, ONNX fp32 %.2f%%",
+        max_diff,
+        len(val) + len(test),
+        100 * accuracy["pytorch"],
+        100 * accuracy["fp32"],
+    )
+    metrics = {
+        "parity": {
+            "sentences": {"val": len(val), "test": len(test)},
+            "fp32_max_abs_logit_diff": max_diff,  # over val and test
+            "fp32_atol": thresholds.fp32_atol,
+        },
+        "test": {"sentences": len(test), "accuracy": accuracy},
+    }
+    return Reference(texts, gold, logits, fp32.labels, metrics)
+
+
+def quantize_checked(
+    directory: Path,
+    reference: Reference,
+    methods: Sequence[str],
+    thresholds: parity.Thresholds,
+    write_manifest: ManifestWriter,
+) -> dict[str, Any]:
+    """Quantize with each method in turn until one passes the INT8 checks; raise the last failure if none does."""
+    attempts: dict[str, Any] = {}
+    for method in methods:
+        log.info("Quantizing to INT8 (%s)", method)
+        quantization = quantize_int8(directory / MODEL_FILES["fp32"], directory / MODEL_FILES["int8"], method)
+        write_manifest(MODEL_FILES, {})
+        attempt = measure_int8(directory, reference)
+        attempts[method] = attempt
+        try:
+            parity.check_int8(attempt["agreement"], attempt["accuracy_drop_points"], thresholds)
+        except parity.ParityError as err:
+            if method == methods[-1]:
+                raise
+            log.warning("INT8 (%s) failed its check: %s; trying %s", method, err, methods[methods.index(method) + 1])
+            continue
+        return {
+            "quantization": quantization,
+            "parity": {
+                "int8_agreement": attempt["agreement"],
+                "min_int8_agreement": thresholds.min_int8_agreement,
+                "int8_attempts": attempts,
+            },
+            "test": {
+                "accuracy": {"int8": attempt["accuracy"]},
+                "int8_accuracy_drop_points": attempt["accuracy_drop_points"],
+                "max_int8_accuracy_drop_points": thresholds.max_int8_accuracy_drop_points,
+            },
+        }
+    raise AssertionError("unreachable: the last method either passed or raised")
+
+
+def measure_int8(directory: Path, reference: Reference) -> dict[str, Any]:
+    """INT8 agreement with fp32 on each split and test accuracy, through the serving core."""
+    int8 = OnnxClassifier.load(directory, "int8", intra_op_threads=_threads())
+    logits = {
+        split: parity.batched_logits(int8, int8.run, texts, desc=f"ONNX INT8 {split}")
+        for split, texts in reference.texts.items()
+    }
+    agreement = {
+        split: parity.agreement(reference.logits[split]["fp32"], out, reference.labels) for split, out in logits.items()
+    }
+    accuracy = parity.accuracy(logits["test"], reference.labels, reference.gold)
+    drop_points = 100 * (reference.metrics["test"]["accuracy"]["pytorch"] - accuracy)
+    log.info(
+        "Parity: INT8 agrees with fp32 on %.2f%% (val) and %.2f%% (test); test accuracy INT8 %.2f%% (%+.2f points)",
+        100 * agreement["val"],
+        100 * agreement["test"],
+        100 * accuracy,
+        -drop_points,
+    )
+    return {"agreement": agreement, "accuracy": accuracy, "accuracy_drop_points": drop_points}
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and key in merged else value
+    return merged
+
+
+def _threads() -> int:
+    return os.cpu_count() or 1  # batches of 32: all cores help here, unlike batch-1 serving
+
+
+def _check_labels(labels: list[str], gold: list[str], model_dir: Path) -> None:
+    unknown = sorted(set(gold) - set(labels))
+    if unknown:
+        raise UserError(
+            f"the data has labels {unknown} that the model at {model_dir} does not know (it has {labels}); "
+            "export with the data config the model was trained on"
+        )

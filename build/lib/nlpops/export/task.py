@@ -1,0 +1,45 @@
+"""Export task (``python export.py``): the trained model → model artifact, checked on the data's val/test splits."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from nlpops.export.onnx import check_model_dir
+from nlpops.export.parity import Thresholds
+from nlpops.export.pipeline import export_artifact
+
+log = logging.getLogger(__name__)
+
+
+def export(cfg: DictConfig) -> dict[str, float]:
+    """Load the configured data's val and test splits (training's split), then export and check ``cfg.model_dir``."""
+    check_model_dir(Path(cfg.model_dir))
+    examples = instantiate(cfg.data).load_splits()
+    limit = cfg.parity.get("max_sentences")
+    val, test = ([(e.text, e.label) for e in examples[split][:limit]] for split in ("val", "test"))
+    metrics = export_artifact(
+        Path(cfg.model_dir),
+        Path(cfg.artifact_dir),
+        val,
+        test,
+        max_length=cfg.max_length,
+        opset=cfg.opset,
+        thresholds=Thresholds(
+            fp32_atol=cfg.parity.fp32_atol,
+            min_int8_agreement=cfg.parity.min_int8_agreement,
+            max_int8_accuracy_drop_points=cfg.parity.max_int8_accuracy_drop_points,
+        ),
+        quantize=cfg.quantize,
+        int8_method=cfg.int8_method,
+    )
+    accuracy = metrics["test"]["accuracy"]
+    agreement = metrics["parity"].get("int8_agreement", {})
+    return (
+        {f"test/acc_{name}": value for name, value in accuracy.items()}
+        | {f"parity/int8_agreement_{split}": value for split, value in agreement.items()}
+        | {"parity/fp32_max_abs_logit_diff": metrics["parity"]["fp32_max_abs_logit_diff"]}
+    )

@@ -1,0 +1,54 @@
+"""The record every trained model carries (``manifest.json`` in its folder): our model registry entry.
+
+It says what the model does (task, labels), what it learnt from (data fingerprint and split sizes), how
+(the resolved Hydra config, the code's commit, library versions), how well (metrics) and when. It travels
+with the model through ``dvc push``, and ``python export.py`` copies it into the serving artifact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from nlpops.data.base import SPLITS, TransformerDataModule
+from nlpops.serving.artifact import MANIFEST
+from nlpops.utils.provenance import git_commit, now, versions
+
+LIBRARIES = ("torch", "lightning", "transformers", "tokenizers")
+
+
+def data_fingerprint(datamodule: TransformerDataModule) -> str:
+    """sha256 of every example with its split, in order: equal exactly when the model saw the same data."""
+    digest = hashlib.sha256()
+    for split in SPLITS:
+        for example in datamodule.examples[split]:
+            row = datamodule.to_row(example) | {"split": split}
+            digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def training_record(
+    cfg: DictConfig, task: str, datamodule: TransformerDataModule, metrics: dict[str, float]
+) -> dict[str, Any]:
+    return {
+        "task": task,
+        "labels": [datamodule.id2label[i] for i in sorted(datamodule.id2label)],
+        "data": {
+            "source": str(cfg.data.get("source")),
+            "sha256": data_fingerprint(datamodule),
+            "examples": {split: len(datamodule.examples[split]) for split in SPLITS},
+        },
+        "metrics": metrics,
+        "git_commit": git_commit(),
+        "created_at": now(),
+        "versions": versions(*LIBRARIES),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+
+
+def write_record(model_dir: Path, record: dict[str, Any]) -> None:
+    (Path(model_dir) / MANIFEST).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")

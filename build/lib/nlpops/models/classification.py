@@ -1,0 +1,95 @@
+"""Sequence classification: a pretrained encoder with a classification head, accuracy and macro-F1."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+from torchmetrics import MaxMetric, MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
+from transformers import AutoModelForSequenceClassification
+
+from nlpops.models.base import TransformerModule, load_pretrained
+from nlpops.serving.artifact import TASK
+
+STAGES = ("train", "val", "test")
+
+
+class TextClassifier(TransformerModule):
+    """Fine-tunes ``AutoModelForSequenceClassification``; ``id2label`` comes from the data.
+
+    Logs ``{stage}/loss``, ``{stage}/acc`` and ``{stage}/f1`` (macro) and ``val/acc_best``. The last
+    validation epoch's class probabilities stay in ``val_probabilities`` for error analysis callbacks.
+    """
+
+    task = TASK  # what the model's manifest and its serving artifact say it does
+
+    def __init__(self, pretrained: str, id2label: Mapping[int | str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.save_hyperparameters(logger=False)
+        self.id2label = {int(i): label for i, label in id2label.items()}
+        self.model = load_pretrained(
+            AutoModelForSequenceClassification,
+            pretrained,
+            num_labels=len(self.id2label),
+            id2label=self.id2label,
+            label2id={label: i for i, label in self.id2label.items()},
+        )
+        num_classes = len(self.id2label)
+        # attributes, not a ModuleDict: "train" would clash with nn.Module.train
+        for stage in STAGES:
+            metrics = MetricCollection(
+                {
+                    "acc": MulticlassAccuracy(num_classes, average="micro"),
+                    "f1": MulticlassF1Score(num_classes, average="macro"),
+                },
+                prefix=f"{stage}/",
+            )
+            setattr(self, f"{stage}_metrics", metrics)
+        self.val_acc_best = MaxMetric()
+        self.val_acc_best.persistent(True)  # kept in checkpoints, so a resumed run reports the same best
+        self._val_outputs: list[Tensor] = []
+        self.val_probabilities = torch.empty(0)
+
+    def _metrics(self, stage: str) -> MetricCollection:
+        return getattr(self, f"{stage}_metrics")
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    def _step(self, batch: dict[str, Tensor], stage: str) -> tuple[Tensor, Tensor]:
+        output = self.model(**batch)
+        self._metrics(stage).update(output.logits.argmax(dim=-1), batch["labels"])
+        self.log(
+            f"{stage}/loss",
+            output.loss,
+            on_step=stage == "train",
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=len(batch["labels"]),
+            sync_dist=stage != "train",  # averaged over processes under DDP; per-step train loss stays local
+        )
+        self.log_dict(self._metrics(stage), on_step=False, on_epoch=True, prog_bar=stage != "train")
+        return output.loss, output.logits
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self._step(batch, "train")[0]
+
+    def on_validation_epoch_start(self) -> None:
+        self._val_outputs = []
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        logits = self._step(batch, "val")[1]
+        self._val_outputs.append(logits.float().softmax(dim=-1).cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        self.val_probabilities = torch.cat(self._val_outputs) if self._val_outputs else torch.empty(0)
+        if self.trainer.sanity_checking:
+            return
+        self.val_acc_best.update(self.val_metrics["acc"].compute())
+        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True, sync_dist=True)
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")

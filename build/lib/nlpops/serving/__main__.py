@@ -1,0 +1,52 @@
+"""Run the API server: ``python -m nlpops.serving`` (settings from ``NLPOPS_*`` variables, see settings.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+
+from nlpops.errors import UserError
+from nlpops.serving import preload
+from nlpops.serving.artifact import read_manifest
+from nlpops.serving.settings import Settings
+
+MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def main() -> None:
+    try:
+        settings = Settings.from_env()
+        read_manifest(settings.artifact_dir)  # fail here with one clear line, not a traceback from each worker
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    scratch = None
+    if settings.workers == 1:
+        preload.start(settings)  # load the model while uvicorn and FastAPI import (worker processes load their own)
+    elif MULTIPROC not in os.environ:
+        # each worker writes its metrics to files here and /metrics sums them, whichever worker answers
+        scratch = tempfile.mkdtemp(prefix="nlpops-metrics-")
+        os.environ[MULTIPROC] = scratch
+    import uvicorn  # after the preload has started: importing it is part of what the preload hides
+
+    try:
+        uvicorn.run(
+            "nlpops.serving.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            access_log=False,  # a log line per request costs throughput; /metrics counts requests instead
+            ws="none",  # no websockets: skips importing their implementation at startup
+            lifespan="on",
+            log_level="info",
+        )
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Batch predictions from the command line: ``python -m nlpops.serving.predict reviews.txt -o out.jsonl``.
+
+Reads one text per line (``.txt``) or JSON Lines with a text field (``.jsonl``), from files or stdin, and
+writes one JSON object per input line (the input text, label, score, all scores) on the same core the API
+serves with, so offline scores are the scores the API would give.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import TextIO
+
+from nlpops.errors import UserError
+from nlpops.serving.core import OnnxClassifier
+from nlpops.serving.settings import VARIANTS, Settings
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    defaults = Settings.from_env()
+    parser = argparse.ArgumentParser(
+        prog="python -m nlpops.serving.predict",
+        description="Classify texts in batch with an exported model artifact (no torch needed).",
+    )
+    parser.add_argument("inputs", nargs="*", default=["-"], help="text files (one text a line) or .jsonl; - = stdin")
+    parser.add_argument("-o", "--output", default="-", help="JSON Lines output file (default: stdout)")
+    parser.add_argument("--artifact", type=Path, default=defaults.artifact_dir, help="artifact directory")
+    parser.add_argument("--variant", choices=VARIANTS, default=defaults.variant, help="model to run")
+    parser.add_argument("--field", default="text", help="the text field of .jsonl inputs (default: text)")
+    parser.add_argument("--batch-size", type=int, default=32, help="texts per ONNX Runtime call")
+    parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads")
+    return parser.parse_args(argv)
+
+
+def open_input(path: str) -> AbstractContextManager[TextIO]:
+    if path == "-":
+        return nullcontext(sys.stdin)  # stdin is not ours to close
+    try:
+        return open(path, encoding="utf-8")  # closed by the caller's with block
+    except OSError as err:
+        raise UserError(f"cannot read {path}: {err.strerror}") from None
+
+
+def read_texts(path: str, field: str) -> Iterator[str]:
+    """Non-blank lines of a text file, or the ``field`` of each JSON Lines record."""
+    is_jsonl = path.endswith((".jsonl", ".ndjson"))
+    with open_input(path) as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            if not is_jsonl:
+                yield line.rstrip("\n")
+                continue
+            try:
+                text = json.loads(line)[field]
+            except (ValueError, KeyError, TypeError):
+                raise UserError(f"{path}:{number}: expected a JSON object with a string field '{field}'") from None
+            if not isinstance(text, str) or not text.strip():
+                raise UserError(f"{path}:{number}: field '{field}' is not a non-blank string")
+            yield text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parse_args(argv)
+        if args.batch_size < 1 or args.threads < 1:
+            raise UserError("--batch-size and --threads must be positive")
+        model = OnnxClassifier.load(args.artifact, variant=args.variant, intra_op_threads=args.threads)
+        texts = [text for path in args.inputs for text in read_texts(path, args.field)]
+        started = time.perf_counter()
+        predictions = model.predict_batched(texts, batch_size=args.batch_size)
+        seconds = time.perf_counter() - started
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        for text, p in zip(texts, predictions, strict=True):
+            record = {"text": text, "label": p.label, "score": p.score, "scores": p.scores}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    rate = len(texts) / seconds if seconds > 0 else 0.0
+    print(f"{len(texts)} texts in {seconds:.2f} s ({rate:.0f}/s, {args.variant})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,55 @@
+"""Load the model on a background thread from the first instant of the server process.
+
+Loading is mostly GIL-free (checksums, ONNX Runtime's session setup), and importing FastAPI and uvicorn
+takes longer than it does, so starting it before those imports hides it: the server answers its first
+request sooner (see README "Serving performance": cold start). The app's lifespan picks the result up.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future
+from typing import TYPE_CHECKING
+
+from nlpops.serving.settings import Settings
+
+if TYPE_CHECKING:
+    from nlpops.serving.core import OnnxClassifier
+
+_started: tuple[Settings, Future] | None = None
+
+
+def load_classifier(settings: Settings) -> OnnxClassifier:
+    from nlpops.serving.core import OnnxClassifier  # imported here, on the loading thread: numpy and ORT are slow
+
+    return OnnxClassifier.load(
+        settings.artifact_dir,
+        variant=settings.variant,
+        intra_op_threads=settings.intra_op_threads,
+        verify_checksums=settings.verify_checksums,
+    )
+
+
+def start(settings: Settings) -> None:
+    """Begin loading the model named by ``settings`` in a daemon thread."""
+    global _started
+    future: Future = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(load_classifier(settings))
+        except BaseException as err:  # handed to the lifespan, which fails the startup with it
+            future.set_exception(err)
+
+    threading.Thread(target=run, name="model-preload", daemon=True).start()
+    _started = (settings, future)
+
+
+def take(settings: Settings) -> Future | None:
+    """The preload started for these same settings (once), else None."""
+    global _started
+    if _started is None or _started[0] != settings:
+        return None
+    future = _started[1]
+    _started = None
+    return future

@@ -1,0 +1,93 @@
+"""The HTTP contract: request, response and error bodies (pydantic), shared by the FastAPI app and Lambda.
+
+The request model is built from the settings so the configured limits are enforced by validation and
+published in the OpenAPI schema (``maxLength``, ``maxItems``) instead of living in the docs only.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
+
+EXAMPLE_TEXT = "A gorgeous, witty film."
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("text is empty or only whitespace; send some words to classify")
+    return text
+
+
+class _PredictRequestBase(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"text": EXAMPLE_TEXT}, {"texts": [EXAMPLE_TEXT, "Dull and tedious."]}]},
+    )
+
+    @model_validator(mode="after")
+    def _one_of_text_or_texts(self) -> _PredictRequestBase:
+        has_text, has_texts = getattr(self, "text", None) is not None, getattr(self, "texts", None) is not None
+        if has_text == has_texts:
+            raise ValueError('send exactly one of "text" (a string) or "texts" (a list of strings)')
+        return self
+
+    @property
+    def items(self) -> list[str]:
+        text: str | None = getattr(self, "text", None)
+        return [text] if text is not None else list(getattr(self, "texts", None) or [])
+
+
+def predict_request_model(max_text_chars: int, max_batch: int) -> type[_PredictRequestBase]:
+    """``{"text": "..."}`` or ``{"texts": ["...", ...]}``, strict strings, non-blank, within the limits."""
+    text = Annotated[
+        str, StringConstraints(strict=True, min_length=1, max_length=max_text_chars), AfterValidator(_not_blank)
+    ]
+    return create_model(
+        "PredictRequest",
+        __base__=_PredictRequestBase,
+        text=(text | None, Field(None, description=f"One text to classify (at most {max_text_chars} characters)")),
+        texts=(
+            list[text] | None,
+            Field(None, min_length=1, max_length=max_batch, description=f"Up to {max_batch} texts to classify"),
+        ),
+    )
+
+
+class PredictionOut(BaseModel):
+    label: str = Field(description="The most probable class")
+    score: float = Field(description="Probability of `label`")
+    scores: dict[str, float] = Field(description="Probability of every class")
+
+
+class ModelOut(BaseModel):
+    variant: str = Field(description="int8 or fp32")
+    version: str = Field(description="First 12 hex digits of the served model file's sha256")
+
+
+class PredictResponse(BaseModel):
+    predictions: list[PredictionOut] = Field(description="One prediction per text, in request order")
+    model: ModelOut
+
+
+class ErrorDetail(BaseModel):
+    field: str = Field(description="Where the problem is, e.g. `texts.2`")
+    problem: str
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer has this shape; ``message`` says what to change."""
+
+    error: str = Field(description="Machine-readable code, e.g. invalid_request")
+    message: str = Field(description="What is wrong and how to fix it")
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class HealthOut(BaseModel):
+    status: str
+
+
+class ReadyOut(BaseModel):
+    status: str
+    model: ModelOut
+    labels: list[str]
