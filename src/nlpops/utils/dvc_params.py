@@ -2,16 +2,20 @@
 
 DVC composes the Hydra config named in ``.dvc/config`` (section ``hydra``) only when an experiment passes
 ``-S`` overrides; after editing ``configs/`` by hand, run this before ``dvc repro`` so the pipeline sees it.
-Extra arguments are Hydra overrides: ``python -m nlpops.utils.dvc_params trainer.max_epochs=5``.
+Arguments are Hydra overrides: ``python -m nlpops.utils.dvc_params trainer.max_epochs=5``.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 
+from dvc.exceptions import DvcException
 from dvc.repo import Repo
 from dvc.utils.hydra import compose_and_dump
+from hydra.errors import HydraException
+from omegaconf.errors import OmegaConfBaseException
 
 PARAMS_FILE = "params.yaml"
 
@@ -33,7 +37,15 @@ def write_params(overrides: list[str], root: str = ".") -> str:
 
 
 def main() -> None:
-    print(f"wrote {write_params(sys.argv[1:])}")
+    parser = argparse.ArgumentParser(description="Regenerate params.yaml from configs/, as `dvc exp run -S` does.")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. trainer.max_epochs=5")
+    args = parser.parse_args()
+    try:
+        path = write_params(args.overrides)
+    except (HydraException, OmegaConfBaseException, DvcException) as err:
+        print(f"error: {' '.join(str(err).split())}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ vl-convert, so the page needs no network and no JavaScript. Arguments are revisi
 
 from __future__ import annotations
 
+import argparse
 import html
 import json
 import subprocess
@@ -27,7 +28,8 @@ def dvc_plot_specs(revisions: list[str]) -> tuple[dict[str, list[dict[str, Any]]
     command = ["dvc", "plots", "diff", *revisions] if revisions else ["dvc", "plots", "show"]
     result = subprocess.run([sys.executable, "-m", *command, "--json"], capture_output=True, text=True)
     if result.returncode != 0:
-        raise SystemExit(f"error: `{' '.join(command)}` failed: {result.stderr.strip()}")
+        print(f"error: `{' '.join(command)}` failed: {result.stderr.strip()}", file=sys.stderr)
+        raise SystemExit(2)
     shown = json.loads(result.stdout)
     return shown.get("data", {}), shown.get("errors", [])
 
@@ -49,7 +51,10 @@ def render_page(plots: dict[str, list[dict[str, Any]]]) -> str:
 
 
 def main() -> None:
-    plots, errors = dvc_plot_specs(sys.argv[1:])
+    parser = argparse.ArgumentParser(description="Render `dvc plots` offline into dvc_plots/index.html (SVG).")
+    parser.add_argument("revisions", nargs="*", help="git revisions to compare (`dvc plots diff`); none: the workspace")
+    args = parser.parse_args()
+    plots, errors = dvc_plot_specs(args.revisions)
     for error in errors:
         print(f"warning: {error.get('source') or error.get('name')}: {error.get('msg')}", file=sys.stderr)
     with atomic_file(OUTPUT) as scratch:

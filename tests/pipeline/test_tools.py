@@ -1,0 +1,49 @@
+"""`make params` and `make plots` (nlpops.utils.dvc_params / dvc_plots): help, bad input, offline rendering."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.cli import REPO_ROOT, cli_env
+from tests.pipeline.workspace import run
+
+
+def module(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", f"nlpops.utils.{name}", *args],
+        cwd=REPO_ROOT,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_both_tools_explain_themselves():
+    for name in ("dvc_params", "dvc_plots"):
+        result = module(name, "--help")
+        assert result.returncode == 0 and result.stdout.startswith("usage:")
+
+
+def test_a_bad_override_is_one_error_line_and_params_yaml_is_untouched():
+    before = (REPO_ROOT / "params.yaml").read_bytes()
+    for override, message in (("foo.bar=1", "Could not override 'foo.bar'"), ("trainer=nope", "trainer/nope")):
+        result = module("dvc_params", override)
+        assert result.returncode == 2 and result.stderr.startswith("error: ") and message in result.stderr
+        assert "Traceback" not in result.stderr
+    assert (REPO_ROOT / "params.yaml").read_bytes() == before
+
+
+def test_an_unknown_revision_is_one_error_line():
+    result = module("dvc_plots", "no-such-revision")
+    assert result.returncode == 2 and "unknown Git revision 'no-such-revision'" in result.stderr
+
+
+def test_plots_render_offline_from_the_pipeline_reports(reproduced):
+    root, _ = reproduced
+    result = run(root, sys.executable, "-m", "nlpops.utils.dvc_plots")
+    assert "wrote 3 plots" in result.stdout
+    page = (root / "dvc_plots" / "index.html").read_text()
+    assert page.count("<svg") == 3 and "Confusion matrix" in page
+    assert "<script" not in page and "cdn" not in page.lower()  # nothing to fetch: it renders offline
