@@ -26,18 +26,16 @@ log = logging.getLogger(__name__)
 def prepare(cfg: DictConfig) -> dict[str, int]:
     """Write ``cfg.prepare.output`` (JSON lines, one example per line); return the size of each split."""
     check_config(cfg, "data")
-    prepare_cfg = cfg.prepare
-    raw_file = ensure_raw_file(
-        Path(prepare_cfg.raw_file), prepare_cfg.get("restore_from"), Path(prepare_cfg.get("dvc_file") or "data.dvc")
-    )
+    settings = cfg.prepare
+    dvc_file = Path(settings.dvc_file) if settings.get("dvc_file") else None
+    raw_file = ensure_raw_file(Path(settings.raw_file), settings.get("restore_from"), dvc_file)
     datamodule: TransformerDataModule = instantiate(cfg.data, source=str(raw_file), split_column=None)
     examples = datamodule.load_examples()
     splits = datamodule.assign_splits(examples)
-    split_column = cfg.prepare.split_column
-    with atomic_file(Path(cfg.prepare.output)) as scratch, scratch.open("w", encoding="utf-8") as out:
+    with atomic_file(Path(settings.output)) as scratch, scratch.open("w", encoding="utf-8") as out:
         for example, split in zip(examples, splits, strict=True):
-            row = datamodule.to_row(example) | {split_column: split}
+            row = datamodule.to_row(example) | {settings.split_column: split}
             out.write(json.dumps(row, ensure_ascii=False) + "\n")
     sizes = dict(Counter(splits))
-    log.info("Wrote %d examples to %s: %s", len(examples), cfg.prepare.output, sizes)
+    log.info("Wrote %d examples to %s: %s", len(examples), settings.output, sizes)
     return sizes
