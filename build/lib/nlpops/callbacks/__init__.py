@@ -1,7 +1,0 @@
-"""Lightning callbacks used by the training configs."""
-
-from nlpops.callbacks.batch_seed import BatchSeed
-from nlpops.callbacks.classification_report import WandbClassificationReport
-from nlpops.callbacks.epoch_history import EpochHistory
-
-__all__ = ["BatchSeed", "EpochHistory", "WandbClassificationReport"]

@@ -1,5 +1,0 @@
-"""Data sources, splits and Lightning DataModules."""
-
-from nlpops.data.classification import TextClassificationDataModule
-
-__all__ = ["TextClassificationDataModule"]
