@@ -15,6 +15,7 @@ from hydra.utils import instantiate
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from omegaconf import DictConfig
 
+from nlpops.data.classification import check_labels_known
 from nlpops.errors import UserError
 from nlpops.serving.core import OnnxClassifier
 from nlpops.utils.files import atomic_file
@@ -40,9 +41,7 @@ def evaluate_artifact(cfg: DictConfig) -> dict[str, float]:
     core = OnnxClassifier.load(Path(cfg.artifact_dir), cfg.get("variant", "int8"))
     test = instantiate(cfg.data).load_splits()["test"]
     gold = [example.label for example in test]
-    unknown = sorted(set(gold) - set(core.labels))
-    if unknown:
-        raise UserError(f"the test data has labels {unknown} that {cfg.artifact_dir} does not know ({core.labels})")
+    check_labels_known(gold, core.labels, cfg.artifact_dir)
     predicted = [p.label for p in core.predict_batched([example.text for example in test])]
     if cfg.get("predictions_file"):
         _write_predictions(Path(cfg.predictions_file), gold, predicted)

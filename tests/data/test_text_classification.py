@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from nlpops.data import TextClassificationDataModule
+from nlpops.data.classification import check_labels_known
 from nlpops.errors import UserError
 from tests.helpers import toy_reviews, write_csv
 
@@ -124,3 +125,9 @@ def test_a_row_without_a_known_split_is_a_user_error(tiny_pretrained, tmp_path, 
     datamodule = make_datamodule(tiny_pretrained, write_csv(tmp_path / "data.csv", rows), split_column="part")
     with pytest.raises(UserError, match=r"example 9 has part=.*one of train, val, test"):
         datamodule.load_splits()
+
+
+def test_labels_a_model_cannot_predict_are_a_user_error():
+    check_labels_known(["fresh", "rotten", "fresh"], ["fresh", "rotten"], "models/x")  # all known: no error
+    with pytest.raises(UserError, match=r"labels \['meh'\] that the model at models/x does not know"):
+        check_labels_known(["fresh", "meh"], ["fresh", "rotten"], "models/x")

@@ -5,19 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.cli import REPO_ROOT, cli_env
+from tests.cli import REPO_ROOT, run_cli
 from tests.pipeline.workspace import run
 
 
 def module(name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", f"nlpops.utils.{name}", *args],
-        cwd=REPO_ROOT,
-        env=cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli("-m", f"nlpops.utils.{name}", *args, timeout=120)
 
 
 def test_both_tools_explain_themselves():

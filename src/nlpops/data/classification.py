@@ -121,6 +121,16 @@ class TextClassificationDataModule(TransformerDataModule):
         return DataCollatorWithPadding(self.tokenizer, return_tensors="pt")
 
 
+def check_labels_known(gold: Sequence[str], labels: Sequence[str], model: object) -> None:
+    """Raise if the data has labels the model (``model``: where it lives, for the message) cannot predict."""
+    unknown = sorted(set(gold) - set(labels))
+    if unknown:
+        raise UserError(
+            f"the data has labels {unknown} that the model at {model} does not know (it has {list(labels)}); "
+            "use the data config the model was trained on"
+        )
+
+
 def _deduplicate(examples: list[LabeledText]) -> list[LabeledText]:
     seen: set[str] = set()
     unique = [e for e in examples if not (e.text in seen or seen.add(e.text))]

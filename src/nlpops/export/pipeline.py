@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from nlpops.data.classification import check_labels_known
 from nlpops.errors import UserError
 from nlpops.export import parity
 from nlpops.export.manifest import build_manifest
@@ -67,7 +68,7 @@ def export_artifact(
         raise UserError("export needs validation and test sentences for its parity checks; a split is empty")
     model, tokenizer = load_classifier(model_dir)
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    _check_labels(labels, [label for _, label in test], model_dir)
+    check_labels_known([label for _, label in test], labels, model_dir)
     pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     with atomic_directory(Path(artifact_dir)) as scratch:
         provenance: dict[str, Any] = {}
@@ -213,12 +214,3 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 def _threads() -> int:
     return os.cpu_count() or 1  # batches of 32: all cores help here, unlike batch-1 serving
-
-
-def _check_labels(labels: list[str], gold: list[str], model_dir: Path) -> None:
-    unknown = sorted(set(gold) - set(labels))
-    if unknown:
-        raise UserError(
-            f"the data has labels {unknown} that the model at {model_dir} does not know (it has {labels}); "
-            "export with the data config the model was trained on"
-        )
