@@ -1,19 +1,23 @@
-"""INT8 quantization of the exported fp32 model: ``dynamic``, ``blockwise``, or ``mixed-N`` of the two.
+"""INT8 quantization of the exported fp32 model: ``dynamic``, ``blockwise``, or a mix of the two.
 
 ``dynamic``: ``quantize_dynamic``, per-channel int8 weights and one uint8 scale per activation tensor, computed
-at run time. The fastest (2.4 ms per review at batch 1 on 2 Sapphire Rapids cores), but one scale per tensor is
-coarse: on the MiniLM sentiment models here it flipped ~2% of fp32's predictions.
+at run time. The fastest, but one scale per tensor is coarse: on the MiniLM sentiment model it flipped 1.6%
+of fp32's predictions on single-text requests.
 ``blockwise``: ``MatMulNBits``, 8-bit weights in blocks of 128 along the input dimension and int8 compute
-(``accuracy_level=4``) that quantizes activations per block too: 3.7 ms, 0.2-0.6% flipped.
-``mixed-N``: the first N transformer layers blockwise, the rest dynamic. Errors made early are amplified by
-every later layer, so the first layers are where precision pays; the export tries N = 1, 2, … until the
-parity checks pass (see ``candidates``).
+(``accuracy_level=4``) that quantizes activations per row and block too: slower, and close to fp32.
+The mixes keep some matmuls blockwise and the rest dynamic, where precision pays most:
+- ``ffn-out``: the FFN down-projections (the matmuls that narrow the hidden width). Their inputs are the
+  activation outputs (GELU), whose outlier channels make one per-tensor scale coarsest.
+- ``mixed-N``: ``ffn-out`` plus every matmul of the first N transformer layers: errors made early are
+  amplified by every later layer.
+The export tries them fastest first until the parity checks pass (see ``candidates``).
 """
 
 from __future__ import annotations
 
 import re
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,27 +36,47 @@ LAYER = re.compile(r"\.layers?\.(\d+)\b")
 def candidates(choice: str, num_layers: int) -> list[str]:
     """The methods to try, fastest first: ``auto`` walks from dynamic to blockwise one layer at a time."""
     if choice == "auto":
-        return ["dynamic", *(f"mixed-{n}" for n in range(1, num_layers)), "blockwise"]
-    if choice in ("dynamic", "blockwise") or re.fullmatch(r"mixed-\d+", choice):
+        return ["dynamic", "ffn-out", *(f"mixed-{n}" for n in range(1, num_layers)), "blockwise"]
+    if choice in ("dynamic", "ffn-out", "blockwise") or re.fullmatch(r"mixed-\d+", choice):
         return [choice]
-    raise UserError(f"int8_method must be auto, dynamic, blockwise or mixed-N, got '{choice}'")
+    raise UserError(f"int8_method must be auto, dynamic, ffn-out, blockwise or mixed-N, got '{choice}'")
 
 
-def layer_of_weighted_matmuls(model: onnx.ModelProto) -> dict[str, int | None]:
-    """Each MatMul with a constant weight → the index of the transformer layer it belongs to (None: outside)."""
-    constants = {tensor.name for tensor in model.graph.initializer}
-    layers: dict[str, int | None] = {}
+@dataclass(frozen=True)
+class WeightedMatMul:
+    """A MatMul with a constant weight: what quantization acts on."""
+
+    name: str
+    layer: int | None  # index of the transformer layer it belongs to (None: outside the layers)
+    narrows: bool  # more inputs than outputs (an FFN down-projection)
+
+
+def weighted_matmuls(model: onnx.ModelProto) -> list[WeightedMatMul]:
+    shapes = {tensor.name: tuple(tensor.dims) for tensor in model.graph.initializer}
+    found = []
     for node in model.graph.node:
-        if node.op_type == "MatMul" and any(name in constants for name in node.input):
+        weight = next((shapes[name] for name in node.input if name in shapes), None)
+        if node.op_type == "MatMul" and weight is not None:
             namespace = next((p.value for p in node.metadata_props if p.key == "namespace"), "")
-            found = LAYER.findall(namespace)
-            layers[node.name] = int(found[-1]) if found else None
-    return layers
+            layer = LAYER.findall(namespace)
+            narrows = len(weight) == 2 and weight[0] > weight[1]  # MatMul weights are (inputs, outputs)
+            found.append(WeightedMatMul(node.name, int(layer[-1]) if layer else None, narrows))
+    return found
 
 
 def num_layers(fp32_path: Path) -> int:
-    layers = layer_of_weighted_matmuls(onnx.load(str(fp32_path), load_external_data=False))
-    return 1 + max((index for index in layers.values() if index is not None), default=-1)
+    matmuls = weighted_matmuls(onnx.load(str(fp32_path), load_external_data=False))
+    return 1 + max((m.layer for m in matmuls if m.layer is not None), default=-1)
+
+
+def blockwise_matmuls(matmuls: list[WeightedMatMul], method: str) -> list[str]:
+    """The names of the matmuls ``method`` quantizes blockwise (the others are quantized dynamically)."""
+    if method == "dynamic":
+        return []
+    if method == "blockwise":
+        return [m.name for m in matmuls]
+    first = 0 if method == "ffn-out" else int(method.removeprefix("mixed-"))
+    return [m.name for m in matmuls if m.narrows or (m.layer is not None and m.layer < first)]
 
 
 def quantize_int8(fp32_path: Path, int8_path: Path, method: str) -> dict[str, Any]:
@@ -63,14 +87,8 @@ def quantize_int8(fp32_path: Path, int8_path: Path, method: str) -> dict[str, An
     """
     model = onnx.load(str(fp32_path))
     del model.graph.value_info[:]
-    layers = layer_of_weighted_matmuls(model)
-    if method == "dynamic":
-        blockwise: list[str] = []
-    elif method == "blockwise":
-        blockwise = list(layers)
-    else:
-        first = int(method.removeprefix("mixed-"))
-        blockwise = [name for name, index in layers.items() if index is not None and index < first]
+    matmuls = weighted_matmuls(model)
+    blockwise = blockwise_matmuls(matmuls, method)
     dynamic_excluded = blockwise if method != "blockwise" else None
     with tempfile.TemporaryDirectory(dir=Path(int8_path).parent) as scratch:
         step = Path(scratch) / "plain.onnx"
@@ -103,6 +121,6 @@ def quantize_int8(fp32_path: Path, int8_path: Path, method: str) -> dict[str, An
     return {
         "method": method,
         "blockwise_matmuls": len(blockwise),
-        "dynamic_matmuls": 0 if dynamic_excluded is None else len(layers) - len(blockwise),
+        "dynamic_matmuls": len(matmuls) - len(blockwise),
         "blockwise": {"bits": 8, "block_size": BLOCK_SIZE, "accuracy_level": 4},
     }
