@@ -218,4 +218,4 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def _threads() -> int:
-    return os.cpu_count() or 1  # all cores: the checks run one process, unlike serving's threads
+    return os.cpu_count() or 1  # one call at a time here, so each gets every core (serving splits them)

@@ -34,7 +34,7 @@ LAYER = re.compile(r"\.layers?\.(\d+)\b")
 
 
 def candidates(choice: str, num_layers: int) -> list[str]:
-    """The methods to try, fastest first: ``auto`` walks from dynamic to blockwise one layer at a time."""
+    """The methods to try, fastest first: ``auto`` walks from dynamic through ffn-out and mixed-N to blockwise."""
     if choice == "auto":
         return ["dynamic", "ffn-out", *(f"mixed-{n}" for n in range(1, num_layers)), "blockwise"]
     if choice in ("dynamic", "ffn-out", "blockwise") or re.fullmatch(r"mixed-\d+", choice):
@@ -55,8 +55,10 @@ def weighted_matmuls(model: onnx.ModelProto) -> list[WeightedMatMul]:
     shapes = {tensor.name: tuple(tensor.dims) for tensor in model.graph.initializer}
     found = []
     for node in model.graph.node:
+        if node.op_type != "MatMul":
+            continue
         weight = next((shapes[name] for name in node.input if name in shapes), None)
-        if node.op_type == "MatMul" and weight is not None:
+        if weight is not None:
             namespace = next((p.value for p in node.metadata_props if p.key == "namespace"), "")
             layer = LAYER.findall(namespace)
             narrows = len(weight) == 2 and weight[0] > weight[1]  # MatMul weights are (inputs, outputs)
