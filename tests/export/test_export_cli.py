@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import onnx
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -65,6 +66,16 @@ def test_the_task_exports_fp32_only_when_asked(tiny_classifier: Path, toy_csv: P
     assert OnnxClassifier.load(tmp_path / "onnx", "fp32").predict(["a witty film"])
     with pytest.raises(UserError, match="no 'int8' model"):
         OnnxClassifier.load(tmp_path / "onnx", "int8")
+
+
+def test_optimize_false_writes_a_standard_onnx_graph(tiny_classifier: Path, toy_csv: Path, tmp_path: Path) -> None:
+    overrides = toy_overrides(tiny_classifier, toy_csv, tmp_path / "onnx")
+    metrics = export(compose_export(*overrides, "quantize=false", "optimize=false"))
+    assert metrics["parity/fp32_max_abs_logit_diff"] <= 1e-4
+    nodes = onnx.load(str(tmp_path / "onnx/model.onnx")).graph.node
+    assert {node.domain for node in nodes} <= {"", "ai.onnx"}  # no ONNX Runtime contrib ops
+    assert "LayerNormalization" in {node.op_type for node in nodes}
+    assert "graph_rewrites" not in read_manifest(tmp_path / "onnx").source
 
 
 def test_the_cli_fails_with_one_error_line_and_exit_2(toy_csv: Path, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from nlpops.errors import UserError
 from nlpops.export import parity
 from nlpops.export.manifest import build_manifest
 from nlpops.export.onnx import export_fp32, load_classifier
+from nlpops.export.optimize import optimize_for_cpu
 from nlpops.export.quantize import candidates, num_layers, quantize_int8
 from nlpops.serving.artifact import MANIFEST, TOKENIZER
 from nlpops.serving.core import OnnxClassifier
@@ -57,9 +58,11 @@ def export_artifact(
     thresholds: parity.Thresholds | None = None,
     quantize: bool = True,
     int8_method: str = "auto",
+    optimize: bool = True,
 ) -> dict[str, Any]:
     """Export (and quantize), check parity on ``val`` and ``test``, write the artifact; return its metrics.
 
+    ``optimize`` rewrites the fp32 graph for ONNX Runtime on CPU (see ``optimize.py``) before any check runs.
     Raises ``ParityError`` (and leaves any previous artifact untouched) when a check fails.
     """
     thresholds = thresholds or parity.Thresholds()
@@ -81,6 +84,9 @@ def export_artifact(
 
         log.info("Exporting %s to ONNX (opset %d)", model_dir, opset)
         export_fp32(model, tokenizer, scratch / MODEL_FILES["fp32"], opset)
+        if optimize:
+            provenance["graph_rewrites"] = optimize_for_cpu(scratch / MODEL_FILES["fp32"])
+            log.info("Optimized the graph for ONNX Runtime on CPU: %s", provenance["graph_rewrites"])
         for name in TOKENIZER_FILES:
             if (Path(model_dir) / name).is_file():
                 shutil.copy2(Path(model_dir) / name, scratch / name)

@@ -105,6 +105,8 @@ def quantize_int8(fp32_path: Path, int8_path: Path, method: str) -> dict[str, An
                     per_channel=True,
                     op_types_to_quantize=["MatMul"],  # embeddings (Gather) stay fp32: int8 ones flipped 0.5% more
                     nodes_to_exclude=blockwise,
+                    # shape inference cannot type the outputs of ORT's contrib ops (MultiHeadAttention, ...)
+                    extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
                 )
             step = quantized
         if blockwise:

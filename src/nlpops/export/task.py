@@ -35,6 +35,7 @@ def export(cfg: DictConfig) -> dict[str, float]:
         ),
         quantize=cfg.quantize,
         int8_method=cfg.int8_method,
+        optimize=cfg.optimize,
     )
     accuracy = metrics["test"]["accuracy"]
     agreement = metrics["parity"].get("int8_agreement", {})
