@@ -1,7 +1,7 @@
 """ONNX Runtime CPU optimizations of the exported fp32 graph, applied before the parity checks and INT8.
 
 - Fusions from onnxscript's ONNX Runtime rewriter: the exporter's scaled-dot-product attention becomes
-  ``MultiHeadAttention`` and erf-GELU plus its bias becomes ``BiasGelu``: about 230 fewer nodes on MiniLM.
+  ``MultiHeadAttention`` and erf-GELU plus its bias becomes ``BiasGelu`` (MiniLM: 316 → 213 nodes with the below).
   The query, key and value projections stay separate MatMuls, so INT8 quantizes them. onnxscript's
   all-in-one ``optimize_for_ort`` is not used because it packs them into an ``Attention`` node whose weights
   ``quantize_dynamic`` leaves fp32, and that INT8 model is slower than an unfused one.
