@@ -72,10 +72,10 @@ def optimize_for_cpu(path: Path) -> dict[str, int]:
             "gelu": fuse_erfgelu(model),
             "scaled_dot_product_attention": fuse_sdpa(model, apply_shape_inference=True),
             "multi_head_attention": fuse_mha1(model) + fuse_mha2(model),
+            "attention_bias": fuse_mha_bias(model),
+            "bias_gelu": fuse_bias_gelu(model),
+            "layer_norm_written_out": write_out_layer_norms.apply_to_model(model),
         }
-        counts["attention_bias"] = fuse_mha_bias(model) if counts["multi_head_attention"] else 0
-        counts["bias_gelu"] = fuse_bias_gelu(model)
-        counts["layer_norm_written_out"] = write_out_layer_norms.apply_to_model(model)
         optimize(model)  # drops what the fusions left unused
     ir.save(model, path)
     return counts

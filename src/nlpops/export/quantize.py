@@ -91,11 +91,10 @@ def quantize_int8(fp32_path: Path, int8_path: Path, method: str) -> dict[str, An
     del model.graph.value_info[:]
     matmuls = weighted_matmuls(model)
     blockwise = blockwise_matmuls(matmuls, method)
-    dynamic_excluded = blockwise if method != "blockwise" else None
     with tempfile.TemporaryDirectory(dir=Path(int8_path).parent) as scratch:
         step = Path(scratch) / "plain.onnx"
         onnx.save(model, str(step))
-        if dynamic_excluded is not None:
+        if method != "blockwise":  # every other method quantizes the rest dynamically
             quantized = Path(scratch) / "dynamic.onnx"
             with quiet(""):  # quantize_dynamic nags "please run pre-processing" on the root logger
                 quantize_dynamic(
