@@ -78,6 +78,16 @@ def test_optimize_false_writes_a_standard_onnx_graph(tiny_classifier: Path, toy_
     assert "graph_rewrites" not in read_manifest(tmp_path / "onnx").source
 
 
+def test_outlier_split_calibrates_on_training_sentences(tiny_classifier: Path, toy_csv: Path, tmp_path: Path) -> None:
+    overrides = toy_overrides(tiny_classifier, toy_csv, tmp_path / "onnx")
+    metrics = export(compose_export(*overrides, "int8_method=outlier-split", "calibration_sentences=50"))
+    assert min(metrics["parity/int8_agreement_val"], metrics["parity/int8_agreement_test"]) >= 0.99
+    int8 = read_manifest(tmp_path / "onnx").source["int8"]
+    assert int8["method"] == "outlier-split" and int8["outlier_split"]["calibration_inputs"] == 50
+    with pytest.raises(UserError, match="calibration_sentences must be a positive integer, got 0"):
+        export(compose_export(*overrides, "int8_method=outlier-split", "calibration_sentences=0"))
+
+
 def test_the_cli_fails_with_one_error_line_and_exit_2(toy_csv: Path, tmp_path: Path) -> None:
     overrides = toy_overrides(tmp_path / "no-model", toy_csv, tmp_path / "onnx")
     result = subprocess.run(

@@ -41,7 +41,7 @@ def test_each_method_keeps_its_matmuls_blockwise_and_the_rest_dynamic(
 
 
 def test_auto_tries_the_methods_fastest_first() -> None:
-    assert candidates("auto", 3) == ["dynamic", "ffn-out", "mixed-1", "mixed-2", "blockwise"]
+    assert candidates("auto", 3) == ["dynamic", "outlier-split", "ffn-out", "mixed-1", "mixed-2", "blockwise"]
     assert candidates("mixed-2", 3) == ["mixed-2"]
-    with pytest.raises(UserError, match="int8_method must be auto, dynamic, ffn-out, blockwise or mixed-N"):
+    with pytest.raises(UserError, match="int8_method must be auto, dynamic, outlier-split, ffn-out, blockwise or mix"):
         candidates("fastest", 3)

@@ -24,7 +24,7 @@ from nlpops.export import parity
 from nlpops.export.manifest import build_manifest
 from nlpops.export.onnx import export_fp32, load_classifier
 from nlpops.export.optimize import optimize_for_cpu
-from nlpops.export.quantize import candidates, num_layers, quantize_int8
+from nlpops.export.quantize import OUTLIER_SPLIT, candidates, num_layers, quantize_int8
 from nlpops.serving.artifact import MANIFEST, TOKENIZER
 from nlpops.serving.core import OnnxClassifier
 from nlpops.utils.files import atomic_directory
@@ -59,10 +59,13 @@ def export_artifact(
     quantize: bool = True,
     int8_method: str = "auto",
     optimize: bool = True,
+    calibration: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Export (and quantize), check parity on ``val`` and ``test``, write the artifact; return its metrics.
 
     ``optimize`` rewrites the fp32 graph for ONNX Runtime on CPU (see ``optimize.py``) before any check runs.
+    ``calibration``: sentences (training ones, say) on which ``outlier-split`` INT8 finds its outlier channels;
+    without them it uses the ``val`` sentences.
     Raises ``ParityError`` (and leaves any previous artifact untouched) when a check fails.
     """
     thresholds = thresholds or parity.Thresholds()
@@ -97,7 +100,10 @@ def export_artifact(
         if quantize:
             models = MODEL_FILES
             methods = candidates(int8_method, num_layers(scratch / MODEL_FILES["fp32"]))
-            int8 = quantize_checked(scratch, reference, methods, thresholds, write_manifest)
+            feeds = []
+            if OUTLIER_SPLIT in methods:
+                feeds = calibration_inputs(scratch, calibration or reference.texts["val"])
+            int8 = quantize_checked(scratch, reference, methods, thresholds, write_manifest, feeds)
             provenance["int8"] = int8.pop("quantization")
             metrics = _merge(metrics, int8)
         write_manifest(models, metrics)
@@ -151,18 +157,27 @@ def check_fp32(
     return Reference(texts, gold, logits, fp32.labels, metrics)
 
 
+def calibration_inputs(directory: Path, texts: Sequence[str]) -> list[dict[str, np.ndarray]]:
+    """Model inputs for INT8 calibration: one sentence each, tokenized as a request is."""
+    encoder = OnnxClassifier.load(directory, "fp32", intra_op_threads=_threads())
+    return [encoder.encode([text]) for text in texts]
+
+
 def quantize_checked(
     directory: Path,
     reference: Reference,
     methods: Sequence[str],
     thresholds: parity.Thresholds,
     write_manifest: ManifestWriter,
+    calibration: Sequence[dict[str, np.ndarray]] = (),
 ) -> dict[str, Any]:
     """Quantize with each method in turn until one passes the INT8 checks; raise the last failure if none does."""
     attempts: dict[str, Any] = {}
     for method in methods:
         log.info("Quantizing to INT8 (%s)", method)
-        quantization = quantize_int8(directory / MODEL_FILES["fp32"], directory / MODEL_FILES["int8"], method)
+        quantization = quantize_int8(
+            directory / MODEL_FILES["fp32"], directory / MODEL_FILES["int8"], method, calibration
+        )
         write_manifest(MODEL_FILES, {})
         attempt = measure_int8(directory, reference)
         attempts[method] = attempt
