@@ -25,7 +25,7 @@ SETTINGS = {
     "fp32, random batches": ["trainer.precision=32-true", "data.group_by_length=false"],
     "bf16, random batches": ["trainer.precision=bf16-mixed", "data.group_by_length=false"],
     "fp32, length-grouped": ["trainer.precision=32-true", "data.group_by_length=true"],
-    "bf16, length-grouped (default)": ["trainer.precision=bf16-mixed", "data.group_by_length=true"],
+    "bf16, length-grouped (default on bf16 CPUs)": ["trainer.precision=bf16-mixed", "data.group_by_length=true"],
 }
 
 

@@ -195,6 +195,14 @@ def test_predictions_on_the_event_loop_match_the_thread_pool(tiny_artifact: Path
     assert answers[0] == answers[1]
 
 
+@pytest.fixture
+def gc_unfrozen_after() -> Iterator[None]:
+    """Preloading tests freeze this process's objects (``preload.take``); thaw them for the tests that follow."""
+    yield
+    gc.unfreeze()
+
+
+@pytest.mark.usefixtures("gc_unfrozen_after")
 def test_the_lifespan_takes_the_model_the_server_preloaded(tiny_artifact: Path) -> None:
     from nlpops.serving import preload
 
@@ -204,10 +212,12 @@ def test_the_lifespan_takes_the_model_the_server_preloaded(tiny_artifact: Path) 
     app = create_app(settings)
     with TestClient(app) as client:
         assert client.get("/ready").status_code == 200
-        assert gc.isenabled()  # ...which is back once the lifespan has the model
+        assert gc.isenabled()  # ...which is back once the lifespan has the model,
+        assert gc.get_freeze_count() > 0  # after what startup made was frozen: never scanned again
     assert preload.take(settings) is None  # taken once, by the lifespan
 
 
+@pytest.mark.usefixtures("gc_unfrozen_after")
 def test_a_failed_preload_fails_the_startup(tmp_path: Path) -> None:
     from nlpops.errors import UserError
     from nlpops.serving import preload

@@ -1,6 +1,7 @@
 import pytest
+import torch
 
-from nlpops.utils.resolvers import run_slug, wandb_offline
+from nlpops.utils.resolvers import cpu_precision, run_slug, wandb_offline
 
 
 def test_run_slug_is_stable_and_filesystem_safe():
@@ -27,3 +28,13 @@ def test_wandb_is_offline_unless_a_key_or_online_mode_is_set(monkeypatch, env, o
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     assert wandb_offline() is offline
+
+
+@pytest.mark.parametrize(
+    ("avx512_bf16", "amx", "precision"),
+    [(True, False, "bf16-mixed"), (False, True, "bf16-mixed"), (False, False, "32-true")],
+)
+def test_cpu_training_uses_bf16_only_where_the_cpu_has_it(monkeypatch, avx512_bf16, amx, precision):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    assert cpu_precision() == precision

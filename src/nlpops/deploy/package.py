@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from nlpops.errors import UserError
-from nlpops.serving.artifact import MANIFEST, TOKENIZER, read_manifest, verify_file
+from nlpops.serving.artifact import MANIFEST, TOKENIZER, read_manifest, verify_files
 
 
 def package_artifact(source: Path, target: Path, variant: str) -> list[str]:
@@ -30,8 +30,7 @@ def package_artifact(source: Path, target: Path, variant: str) -> list[str]:
     if target.exists() and any(target.iterdir()):
         raise UserError(f"{target} is not empty: package into a new folder")
     files = [TOKENIZER, manifest.models[variant]]
-    for name in files:
-        verify_file(source, manifest, name)
+    verify_files(source, manifest, files)
     target.mkdir(parents=True, exist_ok=True)
     for name in files:
         shutil.copyfile(source / name, target / name)

@@ -41,6 +41,7 @@ ManifestWriter = Callable[[dict[str, str], dict[str, Any]], None]
 class Reference:
     """What INT8 is compared against: PyTorch and ONNX fp32 logits on the val and test sentences."""
 
+    fp32: OnnxClassifier  # the checked fp32 model, through the serving core
     texts: dict[str, list[str]]  # split -> sentences
     gold: list[str]  # test labels
     logits: dict[str, dict[str, np.ndarray]]  # split -> engine (pytorch, fp32) -> logits
@@ -102,7 +103,7 @@ def export_artifact(
             methods = candidates(int8_method, num_layers(scratch / MODEL_FILES["fp32"]))
             feeds: list[dict[str, np.ndarray]] = []
             if OUTLIER_SPLIT in methods:
-                feeds = calibration_inputs(scratch, calibration or reference.texts["val"])
+                feeds = calibration_inputs(reference.fp32, calibration or reference.texts["val"])
             int8 = quantize_checked(scratch, reference, methods, thresholds, write_manifest, feeds)
             provenance["int8"] = int8.pop("quantization")
             metrics = _merge(metrics, int8)
@@ -154,12 +155,11 @@ def check_fp32(
         },
         "test": {"sentences": len(test), "accuracy": accuracy},
     }
-    return Reference(texts, gold, logits, fp32.labels, metrics)
+    return Reference(fp32, texts, gold, logits, fp32.labels, metrics)
 
 
-def calibration_inputs(directory: Path, texts: Sequence[str]) -> list[dict[str, np.ndarray]]:
+def calibration_inputs(encoder: OnnxClassifier, texts: Sequence[str]) -> list[dict[str, np.ndarray]]:
     """Model inputs for INT8 calibration: one sentence each, tokenized as a request is."""
-    encoder = OnnxClassifier.load(directory, "fp32", intra_op_threads=_threads())
     return [encoder.encode([text]) for text in texts]
 
 

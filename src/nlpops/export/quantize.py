@@ -32,7 +32,14 @@ from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
 from nlpops.errors import UserError
 from nlpops.export.onnx import quiet
-from nlpops.export.outliers import MAX_CHANNELS, OUTLIER_RATIO, channel_ranges, pick_outliers, split_outliers
+from nlpops.export.outliers import (
+    MAX_CHANNELS,
+    OUTLIER_RATIO,
+    channel_ranges,
+    pick_outliers,
+    split_outliers,
+    weight_matmuls,
+)
 
 BLOCK_SIZE = 128
 OUTLIER_SPLIT = "outlier-split"
@@ -62,15 +69,11 @@ class WeightedMatMul:
 def weighted_matmuls(model: onnx.ModelProto) -> list[WeightedMatMul]:
     shapes = {tensor.name: tuple(tensor.dims) for tensor in model.graph.initializer}
     found = []
-    for node in model.graph.node:
-        if node.op_type != "MatMul":
-            continue
-        weight = next((shapes[name] for name in node.input if name in shapes), None)
-        if weight is not None:
-            namespace = next((p.value for p in node.metadata_props if p.key == "namespace"), "")
-            layer = LAYER.findall(namespace)
-            narrows = len(weight) == 2 and weight[0] > weight[1]  # MatMul weights are (inputs, outputs)
-            found.append(WeightedMatMul(node.name, int(layer[-1]) if layer else None, narrows))
+    for node in weight_matmuls(model):
+        namespace = next((p.value for p in node.metadata_props if p.key == "namespace"), "")
+        layer = LAYER.findall(namespace)
+        inputs, outputs = shapes[node.input[1]]  # MatMul weights are (inputs, outputs)
+        found.append(WeightedMatMul(node.name, int(layer[-1]) if layer else None, narrows=inputs > outputs))
     return found
 
 

@@ -22,12 +22,12 @@ def export(cfg: DictConfig) -> dict[str, float]:
     INT8 calibration, where the method needs it, runs on training sentences spread evenly over the split.
     """
     check_model_dir(Path(cfg.model_dir))
+    count = cfg.calibration_sentences
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise UserError(f"calibration_sentences must be a positive integer, got {count!r}")
     examples = instantiate(cfg.data).load_splits()
     limit = cfg.parity.get("max_sentences")
     val, test = ([(e.text, e.label) for e in examples[split][:limit]] for split in ("val", "test"))
-    count = cfg.calibration_sentences
-    if not isinstance(count, int) or count < 1:
-        raise UserError(f"calibration_sentences must be a positive integer, got {count!r}")
     train = examples["train"]
     calibration = [e.text for e in train[:: max(1, len(train) // count)][:count]]
     metrics = export_artifact(

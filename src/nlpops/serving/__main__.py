@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 
 from nlpops.errors import UserError
 from nlpops.serving import preload
-from nlpops.serving.artifact import read_manifest
 from nlpops.serving.settings import Settings
 
 MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
@@ -18,14 +15,19 @@ MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
 def main() -> None:
     try:
         settings = Settings.from_env()
+        if settings.workers == 1:
+            preload.start(settings)  # load the model while the rest imports (worker processes load their own)
+        from nlpops.serving.artifact import read_manifest  # imported once the preload runs, as is all that follows
+
         read_manifest(settings.artifact_dir)  # fail here with one clear line, not a traceback from each worker
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     scratch = None
-    if settings.workers == 1:
-        preload.start(settings)  # load the model while uvicorn and FastAPI import (worker processes load their own)
-    elif MULTIPROC not in os.environ:
+    if settings.workers > 1 and MULTIPROC not in os.environ:
+        import shutil
+        import tempfile
+
         # each worker writes its metrics to files here and /metrics sums them, whichever worker answers
         scratch = tempfile.mkdtemp(prefix="nlpops-metrics-")
         os.environ[MULTIPROC] = scratch

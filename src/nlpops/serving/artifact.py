@@ -7,6 +7,7 @@ without torch. Checksums let a server refuse a truncated or swapped model file i
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,12 @@ def read_manifest(directory: Path) -> Manifest:
     if manifest.task != TASK:
         raise UserError(f"{path} is a '{manifest.task}' artifact; this server serves '{TASK}'")
     return manifest
+
+
+def verify_files(directory: Path, manifest: Manifest, names: Iterable[str]) -> None:
+    """Check each of ``names`` with ``verify_file``."""
+    for name in names:
+        verify_file(directory, manifest, name)
 
 
 def verify_file(directory: Path, manifest: Manifest, name: str) -> Path:

@@ -33,9 +33,22 @@ def wandb_offline() -> bool:
     return not os.environ.get("WANDB_API_KEY")
 
 
+def cpu_precision() -> str:
+    """``bf16-mixed`` where the CPU computes in bf16 natively (AVX-512 BF16 or AMX), else ``32-true``.
+
+    Elsewhere PyTorch emulates bf16 and training runs ~18x slower than in fp32 (AVX2-only AMD EPYC, see
+    README "Training"), so the default CPU trainer picks per machine, where the run starts.
+    """
+    import torch  # here, not at import: composing params.yaml must not need torch
+
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return "bf16-mixed" if native else "32-true"
+
+
 def register() -> None:
     OmegaConf.register_new_resolver("run_slug", run_slug, replace=True)
     OmegaConf.register_new_resolver("wandb_offline", wandb_offline, replace=True)
+    OmegaConf.register_new_resolver("cpu_precision", cpu_precision, replace=True)
 
 
 register()
