@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from packaging.requirements import Requirement
 
+from nlpops.utils.machine import describe
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENGINES = {"pytorch-fp32": "PyTorch fp32", "onnx-fp32": "ONNX Runtime fp32", "onnx-int8": "ONNX Runtime INT8"}
 RUNTIMES = {  # what each engine needs installed to run (their dependencies are added recursively)
@@ -160,7 +162,7 @@ def installed_mb(roots: list[str]) -> float:
 
 def table(rows: dict[str, dict[str, Any]], args: argparse.Namespace, count: int) -> str:
     lines = [
-        f"{count} test-split review sentences, {args.threads} intra-op thread(s), one process per engine",
+        f"{describe()}; {count} test-split review sentences, {args.threads} intra-op thread(s), one process per engine",
         "",
         "| engine | p50 ms (batch 1) | p99 ms (batch 1) | sentences/s (batch 1) | sentences/s (batch 32) "
         "| cold start s | runtime installed MB |",

@@ -32,6 +32,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from nlpops.utils.machine import describe
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = b'{"text": "A gorgeous, witty film."}'
 
@@ -152,9 +154,11 @@ def main() -> None:
         "connections": args.connections,
         "duration_s": args.duration,
         "cold_start_s": cold,
+        "machine": describe(),
     }
     cold_text = f"{cold:.2f}" if cold is not None else "n/a"
     report = (
+        f"{result['machine']}\n\n"
         "| configuration | connections | requests/s | p50 ms | p90 ms | p99 ms | non-2xx | cold start s |\n"
         "|---|---:|---:|---:|---:|---:|---:|---:|\n"
         f"| {result['label']} | {args.connections} | {result['requests_per_s']:.0f} | {result['p50_ms']:.1f} "

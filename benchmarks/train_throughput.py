@@ -19,6 +19,7 @@ from lightning.pytorch import Callback, seed_everything
 from omegaconf import open_dict
 
 import nlpops.utils.resolvers  # noqa: F401
+from nlpops.utils.machine import describe
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 SETTINGS = {
@@ -80,7 +81,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
     parser.add_argument("--only", choices=list(SETTINGS), help="measure one setting")
     args = parser.parse_args()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 32, max length 64\n")
+    print(f"{describe()}; torch {torch.__version__}, {torch.get_num_threads()} threads, batch 32, max length 64\n")
     print("| setting | samples/s |\n|---|---|")
     for name, overrides in SETTINGS.items():
         if args.only and name != args.only:

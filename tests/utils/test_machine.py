@@ -1,0 +1,23 @@
+import os
+
+from nlpops.utils.machine import describe
+
+AVX2_ONLY = """processor\t: 0
+model name\t: AMD EPYC
+flags\t\t: fpu sse sse2 avx avx2 fma
+
+processor\t: 1
+model name\t: AMD EPYC
+flags\t\t: fpu sse sse2 avx avx2 fma
+"""
+
+
+def test_the_machine_line_names_the_cpu_and_the_extensions_that_set_the_speed():
+    assert describe(AVX2_ONLY) == f"AMD EPYC, {os.cpu_count()} cores, avx2"
+    vnni = AVX2_ONLY.replace("avx2 fma", "avx2 avx512f avx512_vnni avx512_bf16 fma")
+    assert describe(vnni).endswith("cores, avx2 avx512f avx512_vnni avx512_bf16")
+
+
+def test_without_cpuinfo_it_still_says_something():
+    line = describe("")
+    assert "cores, none of avx2/" in line and not line.startswith(",")
