@@ -1,6 +1,6 @@
 import os
 
-from nlpops.utils.machine import describe
+from nlpops.utils.machine import describe, has_int8_dot_product
 
 AVX2_ONLY = """processor\t: 0
 model name\t: AMD EPYC
@@ -21,3 +21,19 @@ def test_the_machine_line_names_the_cpu_and_the_extensions_that_set_the_speed():
 def test_without_cpuinfo_it_still_says_something():
     line = describe("")
     assert "cores, none of avx2/" in line and not line.startswith(",")
+
+
+ARM_DOTPROD = """processor\t: 0
+BogoMIPS\t: 243.75
+Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp
+"""
+
+
+def test_int8_dot_products_are_vnni_on_x86_and_dotprod_on_arm():
+    assert not has_int8_dot_product(AVX2_ONLY)
+    assert has_int8_dot_product(AVX2_ONLY.replace("avx2 fma", "avx2 avx512f avx512_vnni fma"))
+    assert has_int8_dot_product(AVX2_ONLY.replace("avx2 fma", "avx2 avx_vnni fma"))  # Alder Lake and later
+    assert has_int8_dot_product(ARM_DOTPROD)
+    assert not has_int8_dot_product(ARM_DOTPROD.replace(" asimddp", ""))
+    assert describe(ARM_DOTPROD).endswith("cores, asimddp")
+    assert not has_int8_dot_product("")

@@ -24,7 +24,7 @@ from nlpops.export import parity
 from nlpops.export.manifest import build_manifest
 from nlpops.export.onnx import export_fp32, load_classifier
 from nlpops.export.optimize import optimize_for_cpu
-from nlpops.export.quantize import OUTLIER_SPLIT, candidates, num_layers, quantize_int8
+from nlpops.export.quantize import OUTLIER_SPLIT, candidates, num_layers, quantize_int8, sensitive_form
 from nlpops.serving.artifact import MANIFEST, TOKENIZER
 from nlpops.serving.core import OnnxClassifier
 from nlpops.utils.files import atomic_directory
@@ -61,16 +61,19 @@ def export_artifact(
     int8_method: str = "auto",
     optimize: bool = True,
     calibration: Sequence[str] = (),
+    sensitive_matmuls: str = "auto",
 ) -> dict[str, Any]:
     """Export (and quantize), check parity on ``val`` and ``test``, write the artifact; return its metrics.
 
     ``optimize`` rewrites the fp32 graph for ONNX Runtime on CPU (see ``optimize.py``) before any check runs.
     ``calibration``: sentences (training ones, say) on which ``outlier-split`` INT8 finds its outlier channels;
-    without them it uses the ``val`` sentences.
+    without them it uses the ``val`` sentences. ``sensitive_matmuls``: how the mixed INT8 methods run the
+    matmuls they keep out of dynamic INT8 (``auto``, ``blockwise`` or ``fp32``; see ``quantize.sensitive_form``).
     Raises ``ParityError`` (and leaves any previous artifact untouched) when a check fails.
     """
     thresholds = thresholds or parity.Thresholds()
     candidates(int8_method, 1)  # an unknown method fails now, not after minutes of export
+    sensitive = sensitive_form(sensitive_matmuls)
     if not val or not test:
         raise UserError("export needs validation and test sentences for its parity checks; a split is empty")
     model, tokenizer = load_classifier(model_dir)
@@ -104,7 +107,10 @@ def export_artifact(
             feeds: list[dict[str, np.ndarray]] = []
             if OUTLIER_SPLIT in methods:
                 feeds = calibration_inputs(reference.fp32, calibration or reference.texts["val"])
-            int8 = quantize_checked(scratch, reference, methods, thresholds, write_manifest, feeds)
+            log.info(
+                "Mixed INT8 methods run their sensitive matmuls %s (sensitive_matmuls=%s)", sensitive, sensitive_matmuls
+            )
+            int8 = quantize_checked(scratch, reference, methods, thresholds, write_manifest, feeds, sensitive)
             provenance["int8"] = int8.pop("quantization")
             metrics = _merge(metrics, int8)
         write_manifest(models, metrics)
@@ -170,13 +176,14 @@ def quantize_checked(
     thresholds: parity.Thresholds,
     write_manifest: ManifestWriter,
     calibration: Sequence[dict[str, np.ndarray]] = (),
+    sensitive: str = "blockwise",
 ) -> dict[str, Any]:
     """Quantize with each method in turn until one passes the INT8 checks; raise the last failure if none does."""
     attempts: dict[str, Any] = {}
     for method in methods:
         log.info("Quantizing to INT8 (%s)", method)
         quantization = quantize_int8(
-            directory / MODEL_FILES["fp32"], directory / MODEL_FILES["int8"], method, calibration
+            directory / MODEL_FILES["fp32"], directory / MODEL_FILES["int8"], method, calibration, sensitive
         )
         write_manifest(MODEL_FILES, {})
         attempt = measure_int8(directory, reference)

@@ -46,6 +46,7 @@ def export(cfg: DictConfig) -> dict[str, float]:
         int8_method=cfg.int8_method,
         optimize=cfg.optimize,
         calibration=calibration,
+        sensitive_matmuls=cfg.sensitive_matmuls,
     )
     accuracy = metrics["test"]["accuracy"]
     agreement = metrics["parity"].get("int8_agreement", {})

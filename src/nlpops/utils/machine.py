@@ -1,4 +1,4 @@
-"""The machine a benchmark ran on, in one line: speed figures from different kinds of CPU do not compare.
+"""The machine a benchmark or an export ran on: speed figures from different kinds of CPU do not compare.
 
 On 2 cores, one INT8 inference took 2.2 ms on an AMD EPYC with AVX-512 VNNI and 9.1 ms on one with AVX2 only,
 and bf16 training ran 18x slower than fp32 where the CPU lacks native bf16 (see README).
@@ -10,20 +10,43 @@ import os
 import platform
 from pathlib import Path
 
-# the x86 extensions that decide the speed of what the benchmarks time: INT8 matmuls and bf16 training
-FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8")
+# the CPU extensions that decide the speed of what the benchmarks time: INT8 matmuls and bf16 training
+# (asimddp: Arm's int8 dot product)
+FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "asimddp")
+# int8 dot-product instructions: without them ONNX Runtime's blockwise int8 matmuls lose to fp32 ones
+INT8_DOT_PRODUCT = frozenset({"avx512_vnni", "avx_vnni", "asimddp"})
 CPUINFO = Path("/proc/cpuinfo")
 
 
-def describe(cpuinfo: str | None = None) -> str:
-    """E.g. ``AMD EPYC, 2 cores, avx2 avx512f avx512_vnni``; from ``/proc/cpuinfo`` where there is one."""
+def cpu_fields(cpuinfo: str | None = None) -> dict[str, str]:
+    """The first processor's ``/proc/cpuinfo`` fields (empty where there is no such file)."""
     if cpuinfo is None:
         cpuinfo = CPUINFO.read_text() if CPUINFO.is_file() else ""
     fields: dict[str, str] = {}
     for line in cpuinfo.splitlines():
         key, _, value = line.partition(":")
         fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
+def cpu_flags(cpuinfo: str | None = None) -> set[str]:
+    """The CPU's extensions: x86 lists them as ``flags``, Arm as ``Features``."""
+    return _flags(cpu_fields(cpuinfo))
+
+
+def has_int8_dot_product(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU multiplies int8 vectors in one instruction (AVX-512 VNNI, AVX-VNNI, Arm dotprod)."""
+    return bool(cpu_flags(cpuinfo) & INT8_DOT_PRODUCT)
+
+
+def describe(cpuinfo: str | None = None) -> str:
+    """E.g. ``AMD EPYC, 2 cores, avx2 avx512f avx512_vnni``; from ``/proc/cpuinfo`` where there is one."""
+    fields = cpu_fields(cpuinfo)
     model = fields.get("model name") or platform.processor() or platform.machine()
-    flags = set(fields.get("flags", "").split())
+    flags = _flags(fields)
     present = [feature for feature in FEATURES if feature in flags]
     return f"{model}, {os.cpu_count()} cores, {' '.join(present) if present else 'none of ' + '/'.join(FEATURES)}"
+
+
+def _flags(fields: dict[str, str]) -> set[str]:
+    return set((fields.get("flags") or fields.get("Features") or "").split())
