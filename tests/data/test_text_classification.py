@@ -93,6 +93,10 @@ def test_empty_file_is_a_user_error(tiny_pretrained, tmp_path):
     ("kwargs", "message"),
     [
         ({"batch_size": 0}, "data.batch_size must be a positive integer"),
+        ({"batch_size": "abc"}, "data.batch_size must be a positive integer, got 'abc'"),  # data.batch_size=abc
+        ({"max_length": 1.5}, "data.max_length must be a positive integer, got 1.5"),
+        ({"eval_batch_size": 0}, "data.eval_batch_size must be a positive integer"),
+        ({"val_fraction": "half"}, "data.val_fraction must be between 0 and 1 .exclusive., got 'half'"),
         ({"val_fraction": 1.5}, "data.val_fraction must be between 0 and 1"),
         ({"val_fraction": 0.5, "test_fraction": 0.5}, "must leave examples for training"),
     ],

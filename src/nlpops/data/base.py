@@ -14,7 +14,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase
 
 from nlpops.data.samplers import EpochShuffleSampler
 from nlpops.data.splits import stratified_split
-from nlpops.errors import UserError
+from nlpops.errors import UserError, positive_int
 from nlpops.utils import assets
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,10 @@ class TransformerDataModule(LightningDataModule, ABC):
         _check_fraction("data.test_fraction", test_fraction)
         if val_fraction + test_fraction >= 1:
             raise UserError("data.val_fraction + data.test_fraction must leave examples for training (< 1)")
-        for key, value in (("data.batch_size", batch_size), ("data.max_length", max_length)):
-            if value < 1:
-                raise UserError(f"{key} must be a positive integer, got {value}")
+        positive_int("data.batch_size", batch_size)
+        positive_int("data.max_length", max_length)
+        if eval_batch_size is not None:
+            positive_int("data.eval_batch_size", eval_batch_size)
         self.tokenizer_name = tokenizer
         self.max_length = max_length
         self.batch_size = batch_size
@@ -169,5 +170,5 @@ class TransformerDataModule(LightningDataModule, ABC):
 
 
 def _check_fraction(key: str, value: float) -> None:
-    if not 0 < value < 1:
-        raise UserError(f"{key} must be between 0 and 1 (exclusive), got {value}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise UserError(f"{key} must be between 0 and 1 (exclusive), got {value!r}")

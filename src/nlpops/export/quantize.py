@@ -125,11 +125,9 @@ def quantize_int8(
     del model.graph.value_info[:]
     matmuls = weighted_matmuls(model)
     precise = sensitive_matmuls(matmuls, method)
-    in_fp32 = sensitive == "fp32" and method != "blockwise"
-    blockwise, kept_fp32 = ([], precise) if in_fp32 else (precise, [])
-    described: dict[str, Any] = {"method": method}
-    if precise and method != "blockwise":
-        described["sensitive_matmuls"] = sensitive
+    mixed = bool(precise) and method != "blockwise"  # ffn-out or mixed-N
+    blockwise, kept_fp32 = ([], precise) if mixed and sensitive == "fp32" else (precise, [])
+    described: dict[str, Any] = {"method": method} | ({"sensitive_matmuls": sensitive} if mixed else {})
     split_fp32: list[str] = []  # the narrow fp32 matmuls of outlier-split
     if method == OUTLIER_SPLIT:
         if not calibration:

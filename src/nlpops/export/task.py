@@ -8,7 +8,7 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from nlpops.errors import UserError
+from nlpops.errors import positive_int
 from nlpops.export.onnx import check_model_dir
 from nlpops.export.parity import Thresholds
 from nlpops.export.pipeline import export_artifact
@@ -22,9 +22,7 @@ def export(cfg: DictConfig) -> dict[str, float]:
     INT8 calibration, where the method needs it, runs on training sentences spread evenly over the split.
     """
     check_model_dir(Path(cfg.model_dir))
-    count = cfg.calibration_sentences
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise UserError(f"calibration_sentences must be a positive integer, got {count!r}")
+    count = positive_int("calibration_sentences", cfg.calibration_sentences)
     examples = instantiate(cfg.data).load_splits()
     limit = cfg.parity.get("max_sentences")
     val, test = ([(e.text, e.label) for e in examples[split][:limit]] for split in ("val", "test"))

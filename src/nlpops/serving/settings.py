@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from nlpops.errors import UserError
+from nlpops.errors import UserError, positive_int
 
 PREFIX = "NLPOPS_"
 VARIANTS = ("int8", "fp32")
@@ -54,8 +54,7 @@ class Settings:
         if self.variant not in VARIANTS:
             raise UserError(f"{PREFIX}VARIANT must be one of {', '.join(VARIANTS)}, got '{self.variant}'")
         for name in ("intra_op_threads", "max_text_chars", "max_batch", "max_body_bytes", "workers"):
-            if getattr(self, name) < 1:
-                raise UserError(f"{PREFIX}{name.upper()} must be a positive integer, got {getattr(self, name)}")
+            positive_int(f"{PREFIX}{name.upper()}", getattr(self, name))
         if self.inference_threads < 0:
             raise UserError(f"{PREFIX}INFERENCE_THREADS must be 0 or more, got {self.inference_threads}")
         if not 0 < self.port < 65536:
