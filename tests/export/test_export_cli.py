@@ -93,9 +93,10 @@ def test_a_mix_keeps_its_sensitive_matmuls_in_the_configured_form(
     tiny_classifier: Path, toy_csv: Path, tmp_path: Path
 ) -> None:
     overrides = toy_overrides(tiny_classifier, toy_csv, tmp_path / "onnx")
-    export(compose_export(*overrides, "int8_method=mixed-1", "sensitive_matmuls=fp32"))
+    export(compose_export(*overrides, "int8_method=mixed-1", "sensitive_matmuls=fp32", "calibration_sentences=50"))
     int8 = read_manifest(tmp_path / "onnx").source["int8"]
-    assert int8["sensitive_matmuls"] == "fp32" and int8["fp32_matmuls"] == 7 and int8["blockwise_matmuls"] == 0
+    assert int8["sensitive_matmuls"] == "fp32" and int8["fp32_matmuls"] == 6 and int8["blockwise_matmuls"] == 0
+    assert int8["outlier_split"]["calibration_inputs"] == 50  # mixed-N splits the rest's outliers
     assert OnnxClassifier.load(tmp_path / "onnx", "int8").predict(["a witty film"])
     with pytest.raises(UserError, match="sensitive_matmuls must be auto, blockwise or fp32, got 'int4'"):
         export(compose_export(*overrides, "sensitive_matmuls=int4"))

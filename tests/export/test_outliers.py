@@ -74,6 +74,13 @@ def test_the_split_computes_what_the_matmuls_did() -> None:
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
 
 
+def test_matmuls_that_stay_out_of_int8_are_not_split() -> None:
+    model = two_matmul_model()
+    assert split_outliers(model, {"x": OUTLIERS}, skip={"matmul_a"}) == ["matmul_b/outliers"]
+    matmul_a = next(node for node in model.graph.node if node.name == "matmul_a")
+    assert list(matmul_a.input) == ["x", "wa"]  # its own input and weight, whole
+
+
 def test_outlier_split_int8_is_far_closer_to_fp32_than_dynamic_int8(tmp_path: Path) -> None:
     onnx.save(two_matmul_model(), str(tmp_path / "fp32.onnx"))
     described = quantize_int8(tmp_path / "fp32.onnx", tmp_path / "split.onnx", "outlier-split", feeds(0, 16))
@@ -98,7 +105,21 @@ def test_outlier_split_int8_is_far_closer_to_fp32_than_dynamic_int8(tmp_path: Pa
     assert error(tmp_path / "split.onnx") < error(tmp_path / "dynamic.onnx") / 5
 
 
-def test_outlier_split_refuses_to_run_without_calibration_inputs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("method", ["outlier-split", "mixed-1"])
+def test_splitting_methods_refuse_to_run_without_calibration_inputs(tmp_path: Path, method: str) -> None:
     onnx.save(two_matmul_model(), str(tmp_path / "fp32.onnx"))
-    with pytest.raises(UserError, match="needs calibration inputs"):
-        quantize_int8(tmp_path / "fp32.onnx", tmp_path / "int8.onnx", "outlier-split")
+    with pytest.raises(UserError, match=f"int8_method {method} needs calibration inputs"):
+        quantize_int8(tmp_path / "fp32.onnx", tmp_path / "int8.onnx", method)
+
+
+@pytest.mark.parametrize(("layer_of_b", "split"), [(0, 0), (1, 1)])
+def test_mixed_n_splits_only_the_inputs_of_matmuls_it_quantizes(tmp_path: Path, layer_of_b: int, split: int) -> None:
+    model = two_matmul_model()
+    layers = {"matmul_a": 0, "matmul_b": layer_of_b, "matmul_c": 1}
+    for node in model.graph.node:  # as the dynamo exporter records a BERT layer's module path
+        node.metadata_props.add(key="namespace", value=f"model.bert.encoder.layer.{layers[node.name]}.dense")
+    onnx.save(model, str(tmp_path / "fp32.onnx"))
+    described = quantize_int8(tmp_path / "fp32.onnx", tmp_path / "int8.onnx", "mixed-1", feeds(0, 16), "fp32")
+    assert described["fp32_matmuls"] == 2 - split  # layer 0 stays fp32, whole
+    assert described["outlier_split"]["tensors"] == split  # x only counts where a dynamic matmul reads it
+    assert described["outlier_split"]["fp32_matmuls"] == split

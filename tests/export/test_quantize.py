@@ -1,12 +1,15 @@
-"""INT8 methods: which matmuls each one keeps blockwise or fp32, on the tiny 2-layer model's real ONNX export."""
+"""INT8 methods: which matmuls each one keeps blockwise, fp32 or dynamic, on the tiny 2-layer model's ONNX export."""
 
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 
 from nlpops.errors import UserError
+from nlpops.export.pipeline import calibration_inputs
 from nlpops.export.quantize import candidates, num_layers, quantize_int8, sensitive_form, weighted_matmuls
+from nlpops.serving.core import OnnxClassifier
 from nlpops.utils.machine import has_int8_dot_product
 
 # The tiny BERT: 2 layers of 6 weighted matmuls (query, key, value, attention output, FFN up, FFN down).
@@ -18,43 +21,50 @@ def op_counts(path: Path) -> dict[str, int]:
     return {op: nodes.count(op) for op in ("MatMul", "MatMulNBits", "MatMulInteger", "DynamicQuantizeMatMul")}
 
 
-def test_the_fp32_model_has_one_down_projection_per_layer(tiny_artifact: Path) -> None:
+def calibration(artifact: Path) -> list[dict[str, np.ndarray]]:
+    fp32 = OnnxClassifier.load(artifact, "fp32")
+    return calibration_inputs(
+        fp32, ["a witty film", "dull, and far too long", "the best film of the year, or the worst"]
+    )
+
+
+def test_the_fp32_model_has_its_matmuls_by_layer(tiny_artifact: Path) -> None:
     matmuls = weighted_matmuls(onnx.load(str(tiny_artifact / "model.onnx")))
     assert num_layers(tiny_artifact / "model.onnx") == 2
     assert sorted(m.layer for m in matmuls) == [0] * PER_LAYER + [1] * PER_LAYER
-    assert sorted(m.layer for m in matmuls if m.narrows) == [0, 1]  # FFN down: 64 inputs → 32 outputs
 
 
 @pytest.mark.parametrize(
-    ("method", "blockwise"),
-    [("dynamic", 0), ("ffn-out", 2), ("mixed-1", PER_LAYER + 1), ("blockwise", 2 * PER_LAYER)],
+    ("method", "blockwise"), [("dynamic", 0), ("mixed-1", PER_LAYER), ("blockwise", 2 * PER_LAYER)]
 )
 def test_each_method_keeps_its_matmuls_blockwise_and_the_rest_dynamic(
     tiny_artifact: Path, tmp_path: Path, method: str, blockwise: int
 ) -> None:
-    described = quantize_int8(tiny_artifact / "model.onnx", tmp_path / "int8.onnx", method)
+    described = quantize_int8(tiny_artifact / "model.onnx", tmp_path / "int8.onnx", method, calibration(tiny_artifact))
     counts = op_counts(tmp_path / "int8.onnx")
     assert counts["MatMulNBits"] == described["blockwise_matmuls"] == blockwise
-    assert described["dynamic_matmuls"] == 2 * PER_LAYER - blockwise
+    assert described["dynamic_matmuls"] == 2 * PER_LAYER - blockwise and described["fp32_matmuls"] == 0
     # quantize_dynamic also converts the pooler and classifier (two Gemm nodes); pure blockwise leaves them fp32
     head = 0 if method == "blockwise" else 2
     assert counts["MatMulInteger"] + counts["DynamicQuantizeMatMul"] == described["dynamic_matmuls"] + head
-    assert described["fp32_matmuls"] == 0
+    assert ("outlier_split" in described) == (method == "mixed-1")  # mixed-N is outlier-split at heart
+    assert counts["MatMul"] == described.get("outlier_split", {}).get("fp32_matmuls", 0)  # only the narrow ones
 
 
-@pytest.mark.parametrize(("method", "sensitive"), [("ffn-out", 2), ("mixed-1", PER_LAYER + 1)])
-def test_mixes_can_keep_their_sensitive_matmuls_fp32(
-    tiny_artifact: Path, tmp_path: Path, method: str, sensitive: int
-) -> None:
-    described = quantize_int8(tiny_artifact / "model.onnx", tmp_path / "int8.onnx", method, sensitive="fp32")
+def test_mixed_n_can_keep_its_sensitive_matmuls_fp32_and_unsplit(tiny_artifact: Path, tmp_path: Path) -> None:
+    fp32_model = tiny_artifact / "model.onnx"
+    described = quantize_int8(fp32_model, tmp_path / "int8.onnx", "mixed-1", calibration(tiny_artifact), "fp32")
     counts = op_counts(tmp_path / "int8.onnx")
     assert described["sensitive_matmuls"] == "fp32"
     assert counts["MatMulNBits"] == described["blockwise_matmuls"] == 0
-    assert described["fp32_matmuls"] == sensitive and described["dynamic_matmuls"] == 2 * PER_LAYER - sensitive
-    fp32_weights = {m.name for m in weighted_matmuls(onnx.load(str(tmp_path / "int8.onnx")))}
-    assert len(fp32_weights) == counts["MatMul"] == sensitive  # untouched: the fp32 weight, a plain MatMul
-    # the whole-model blockwise method stays blockwise whatever the mixes do
-    described = quantize_int8(tiny_artifact / "model.onnx", tmp_path / "int8.onnx", "blockwise", sensitive="fp32")
+    assert described["fp32_matmuls"] == PER_LAYER and described["dynamic_matmuls"] == PER_LAYER
+    assert counts["MatMul"] == PER_LAYER + described["outlier_split"]["fp32_matmuls"]
+    first_layer = {m.name for m in weighted_matmuls(onnx.load(str(fp32_model))) if m.layer == 0}
+    kept = {node.name: node for node in onnx.load(str(tmp_path / "int8.onnx")).graph.node if node.name in first_layer}
+    assert {node.op_type for node in kept.values()} == {"MatMul"} and len(kept) == PER_LAYER
+    assert not any(node.input[1].endswith("/weight_rest") for node in kept.values())  # fp32 whole, not split
+    # the whole-model blockwise method stays blockwise whatever mixed-N does
+    described = quantize_int8(fp32_model, tmp_path / "int8.onnx", "blockwise", sensitive="fp32")
     assert described["blockwise_matmuls"] == 2 * PER_LAYER and "sensitive_matmuls" not in described
 
 
@@ -66,7 +76,8 @@ def test_the_sensitive_form_follows_the_cpus_int8_dot_products() -> None:
 
 
 def test_auto_tries_the_methods_fastest_first() -> None:
-    assert candidates("auto", 3) == ["dynamic", "outlier-split", "ffn-out", "mixed-1", "mixed-2", "blockwise"]
+    assert candidates("auto", 3) == ["dynamic", "outlier-split", "mixed-1", "mixed-2", "blockwise"]
     assert candidates("mixed-2", 3) == ["mixed-2"]
-    with pytest.raises(UserError, match="int8_method must be auto, dynamic, outlier-split, ffn-out, blockwise or mix"):
-        candidates("fastest", 3)
+    for unknown in ("fastest", "ffn-out", "mixed-0"):
+        with pytest.raises(UserError, match=f"int8_method must be auto, dynamic, .*got '{unknown}'"):
+            candidates(unknown, 3)

@@ -66,15 +66,18 @@ def pick_outliers(
     return picked
 
 
-def split_outliers(model: onnx.ModelProto, outliers: Mapping[str, Sequence[int]]) -> list[str]:
-    """Rewrite, in place, every weight matmul of a tensor in ``outliers``; return the new fp32 matmuls' names."""
+def split_outliers(
+    model: onnx.ModelProto, outliers: Mapping[str, Sequence[int]], skip: Container[str] = ()
+) -> list[str]:
+    """Rewrite, in place, every weight matmul of a tensor in ``outliers`` but those named in ``skip`` (matmuls
+    that will not be quantized dynamically); return the new fp32 matmuls' names."""
     weights = {tensor.name: tensor for tensor in model.graph.initializer if len(tensor.dims) == 2}
     nodes: list[onnx.NodeProto] = []
     fp32_matmuls: list[str] = []
     prepared: set[str] = set()
     replaced: set[str] = set()
     for node in model.graph.node:
-        if not (_is_weight_matmul(node, weights) and node.input[0] in outliers):
+        if not (_is_weight_matmul(node, weights) and node.input[0] in outliers) or node.name in skip:
             nodes.append(node)
             continue
         x = node.input[0]

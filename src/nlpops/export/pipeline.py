@@ -24,7 +24,7 @@ from nlpops.export import parity
 from nlpops.export.manifest import build_manifest
 from nlpops.export.onnx import export_fp32, load_classifier
 from nlpops.export.optimize import optimize_for_cpu
-from nlpops.export.quantize import OUTLIER_SPLIT, candidates, num_layers, quantize_int8, sensitive_form
+from nlpops.export.quantize import candidates, needs_calibration, num_layers, quantize_int8, sensitive_form
 from nlpops.serving.artifact import MANIFEST, TOKENIZER
 from nlpops.serving.core import OnnxClassifier
 from nlpops.utils.files import atomic_directory
@@ -66,9 +66,9 @@ def export_artifact(
     """Export (and quantize), check parity on ``val`` and ``test``, write the artifact; return its metrics.
 
     ``optimize`` rewrites the fp32 graph for ONNX Runtime on CPU (see ``optimize.py``) before any check runs.
-    ``calibration``: sentences (training ones, say) on which ``outlier-split`` INT8 finds its outlier channels;
-    without them it uses the ``val`` sentences. ``sensitive_matmuls``: how the mixed INT8 methods run the
-    matmuls they keep out of dynamic INT8 (``auto``, ``blockwise`` or ``fp32``; see ``quantize.sensitive_form``).
+    ``calibration``: sentences (training ones, say) on which ``outlier-split`` and ``mixed-N`` INT8 find their
+    outlier channels; without them they use the ``val`` sentences. ``sensitive_matmuls``: how ``mixed-N`` runs
+    the matmuls it keeps out of dynamic INT8 (``auto``, ``blockwise`` or ``fp32``; see ``quantize.sensitive_form``).
     Raises ``ParityError`` (and leaves any previous artifact untouched) when a check fails.
     """
     thresholds = thresholds or parity.Thresholds()
@@ -105,7 +105,7 @@ def export_artifact(
             models = MODEL_FILES
             methods = candidates(int8_method, num_layers(scratch / MODEL_FILES["fp32"]))
             feeds: list[dict[str, np.ndarray]] = []
-            if OUTLIER_SPLIT in methods:
+            if any(needs_calibration(method) for method in methods):
                 feeds = calibration_inputs(reference.fp32, calibration or reference.texts["val"])
             log.info(
                 "Mixed INT8 methods run their sensitive matmuls %s (sensitive_matmuls=%s)", sensitive, sensitive_matmuls

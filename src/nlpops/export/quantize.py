@@ -1,21 +1,18 @@
-"""INT8 quantization of the exported fp32 model: ``dynamic``, ``outlier-split``, ``blockwise``, or mixes.
+"""INT8 quantization of the exported fp32 model: ``dynamic``, ``outlier-split``, ``mixed-N`` or ``blockwise``.
 
 ``dynamic``: ``quantize_dynamic``, per-channel int8 weights and one uint8 scale per activation tensor, computed
 at run time. The fastest, but one scale per tensor is coarse: on the MiniLM sentiment model it flipped 1.6%
 of fp32's predictions on single-text requests.
 ``outlier-split``: ``dynamic`` after taking the few outlier channels of each activation tensor that has them
 out of its quantized matmuls, into narrow fp32 ones (see ``outliers.py``). Measured on calibration inputs.
-10-15% slower than ``dynamic``, and on the default model closer to fp32 than every blockwise mix.
+10-15% slower than ``dynamic``, and on the default model closer to fp32 than every other INT8 form tried.
+``mixed-N``: ``outlier-split``, but every matmul of the first N transformer layers is kept out of INT8 (the
+sensitive matmuls): errors made early are amplified by every later layer.
 ``blockwise``: ``MatMulNBits``, 8-bit weights in blocks of 128 along the input dimension and int8 compute
-(``accuracy_level=4``) that quantizes activations per row and block too: slower, and close to fp32.
-The mixes keep some matmuls out of dynamic INT8, where precision pays most (their sensitive matmuls):
-- ``ffn-out``: the FFN down-projections (the matmuls that narrow the hidden width). Their inputs are the
-  activation outputs (GELU), whose outlier channels make one per-tensor scale coarsest.
-- ``mixed-N``: ``ffn-out`` plus every matmul of the first N transformer layers: errors made early are
-  amplified by every later layer.
-The sensitive matmuls run blockwise or in fp32 (``sensitive_form``): blockwise ``MatMulNBits`` beats fp32 only
-on CPUs with int8 dot-product instructions. On an AVX2-only EPYC, MiniLM all blockwise took 14.4 ms a sentence
-against 11.0 for fp32, and mixed-2 10.8 ms blockwise against 8.9 with fp32 (the same agreement within a sentence).
+(``accuracy_level=4``) that quantizes activations per row and block too, for every matmul: close to fp32.
+The sensitive matmuls of ``mixed-N`` run blockwise or in fp32 (``sensitive_form``): blockwise beats fp32 only on
+CPUs with int8 dot-product instructions. On an AVX2-only EPYC, MiniLM all blockwise took 14.4 ms a sentence
+against 11.0 for fp32.
 The export tries the methods fastest first until the parity checks pass (see ``candidates``).
 """
 
@@ -47,23 +44,29 @@ from nlpops.utils.machine import has_int8_dot_product
 
 BLOCK_SIZE = 128
 OUTLIER_SPLIT = "outlier-split"
+MIXED = re.compile(r"mixed-([1-9]\d*)")
 SENSITIVE_FORMS = ("blockwise", "fp32")
 # the dynamo exporter records each node's module path, e.g. "model.bert.encoder.layer.3.output.dense"
 LAYER = re.compile(r"\.layers?\.(\d+)\b")
 
 
 def candidates(choice: str, num_layers: int) -> list[str]:
-    """The methods to try, fastest first: ``auto`` walks from dynamic through outlier-split, ffn-out and mixed-N to
-    blockwise."""
+    """The methods to try, fastest first: ``auto`` walks from dynamic through outlier-split and mixed-1, mixed-2,
+    ... to blockwise."""
     if choice == "auto":
-        return ["dynamic", OUTLIER_SPLIT, "ffn-out", *(f"mixed-{n}" for n in range(1, num_layers)), "blockwise"]
-    if choice in ("dynamic", OUTLIER_SPLIT, "ffn-out", "blockwise") or re.fullmatch(r"mixed-\d+", choice):
+        return ["dynamic", OUTLIER_SPLIT, *(f"mixed-{n}" for n in range(1, num_layers)), "blockwise"]
+    if choice in ("dynamic", OUTLIER_SPLIT, "blockwise") or MIXED.fullmatch(choice):
         return [choice]
-    raise UserError(f"int8_method must be auto, dynamic, outlier-split, ffn-out, blockwise or mixed-N, got '{choice}'")
+    raise UserError(f"int8_method must be auto, dynamic, outlier-split, mixed-N (N ≥ 1) or blockwise, got '{choice}'")
+
+
+def needs_calibration(method: str) -> bool:
+    """Whether ``method`` splits outlier channels, which it finds on calibration inputs."""
+    return method == OUTLIER_SPLIT or bool(MIXED.fullmatch(method))
 
 
 def sensitive_form(choice: str) -> str:
-    """How ``ffn-out`` and ``mixed-N`` run their sensitive matmuls: ``blockwise`` or ``fp32``; ``auto`` picks
+    """How ``mixed-N`` runs its sensitive matmuls: ``blockwise`` or ``fp32``; ``auto`` picks
     blockwise where this CPU has int8 dot-product instructions (AVX-512 VNNI, AVX-VNNI, Arm dotprod), else fp32."""
     if choice == "auto":
         return "blockwise" if has_int8_dot_product() else "fp32"
@@ -78,17 +81,14 @@ class WeightedMatMul:
 
     name: str
     layer: int | None  # index of the transformer layer it belongs to (None: outside the layers)
-    narrows: bool  # more inputs than outputs (an FFN down-projection)
 
 
 def weighted_matmuls(model: onnx.ModelProto) -> list[WeightedMatMul]:
-    shapes = {tensor.name: tuple(tensor.dims) for tensor in model.graph.initializer}
     found = []
     for node in weight_matmuls(model):
         namespace = next((p.value for p in node.metadata_props if p.key == "namespace"), "")
         layer = LAYER.findall(namespace)
-        inputs, outputs = shapes[node.input[1]]  # MatMul weights are (inputs, outputs)
-        found.append(WeightedMatMul(node.name, int(layer[-1]) if layer else None, narrows=inputs > outputs))
+        found.append(WeightedMatMul(node.name, int(layer[-1]) if layer else None))
     return found
 
 
@@ -99,12 +99,11 @@ def num_layers(fp32_path: Path) -> int:
 
 def sensitive_matmuls(matmuls: list[WeightedMatMul], method: str) -> list[str]:
     """The names of the matmuls ``method`` keeps out of dynamic INT8 (all of them for ``blockwise``)."""
-    if method in ("dynamic", OUTLIER_SPLIT):
-        return []
     if method == "blockwise":
         return [m.name for m in matmuls]
-    first = 0 if method == "ffn-out" else int(method.removeprefix("mixed-"))
-    return [m.name for m in matmuls if m.narrows or (m.layer is not None and m.layer < first)]
+    mixed = MIXED.fullmatch(method)
+    first = int(mixed.group(1)) if mixed else 0
+    return [m.name for m in matmuls if m.layer is not None and m.layer < first]
 
 
 def quantize_int8(
@@ -116,24 +115,25 @@ def quantize_int8(
 ) -> dict[str, Any]:
     """Write the INT8 model; return a description of what was done, for the manifest.
 
-    ``calibration`` (model inputs, e.g. one tokenized training sentence each) is needed by ``outlier-split``
-    only; ``sensitive`` (``blockwise`` or ``fp32``, see ``sensitive_form``) by the mixes only. The model is
-    quantized without the dynamo exporter's shape annotations (``graph.value_info``): ``quantize_dynamic``
-    fails with a shape inference error on them.
+    ``calibration`` (model inputs, e.g. one tokenized training sentence each) is needed by the methods that split
+    outliers (``needs_calibration``); ``sensitive`` (``blockwise`` or ``fp32``, see ``sensitive_form``) by
+    ``mixed-N`` only. The model is quantized without the dynamo exporter's shape annotations
+    (``graph.value_info``): ``quantize_dynamic`` fails with a shape inference error on them.
     """
     model = onnx.load(str(fp32_path))
     del model.graph.value_info[:]
     matmuls = weighted_matmuls(model)
     precise = sensitive_matmuls(matmuls, method)
-    mixed = bool(precise) and method != "blockwise"  # ffn-out or mixed-N
+    mixed = bool(precise) and method != "blockwise"  # mixed-N
     blockwise, kept_fp32 = ([], precise) if mixed and sensitive == "fp32" else (precise, [])
     described: dict[str, Any] = {"method": method} | ({"sensitive_matmuls": sensitive} if mixed else {})
     split_fp32: list[str] = []  # the narrow fp32 matmuls of outlier-split
-    if method == OUTLIER_SPLIT:
+    if needs_calibration(method):
         if not calibration:
-            raise UserError("int8_method outlier-split needs calibration inputs to find the outlier channels")
-        found = pick_outliers(channel_ranges(model, calibration))
-        split_fp32 = split_outliers(model, found)
+            raise UserError(f"int8_method {method} needs calibration inputs to find the outlier channels")
+        dynamic_inputs = {node.input[0] for node in weight_matmuls(model) if node.name not in precise}
+        found = {x: c for x, c in pick_outliers(channel_ranges(model, calibration)).items() if x in dynamic_inputs}
+        split_fp32 = split_outliers(model, found, skip=set(precise))
         described["outlier_split"] = {
             "tensors": len(found),
             "channels": sum(len(channels) for channels in found.values()),
