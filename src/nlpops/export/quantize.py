@@ -80,6 +80,7 @@ class WeightedMatMul:
     """A MatMul with a constant weight: what quantization acts on."""
 
     name: str
+    input: str  # the activation it multiplies
     layer: int | None  # index of the transformer layer it belongs to (None: outside the layers)
 
 
@@ -88,7 +89,7 @@ def weighted_matmuls(model: onnx.ModelProto) -> list[WeightedMatMul]:
     for node in weight_matmuls(model):
         namespace = next((p.value for p in node.metadata_props if p.key == "namespace"), "")
         layer = LAYER.findall(namespace)
-        found.append(WeightedMatMul(node.name, int(layer[-1]) if layer else None))
+        found.append(WeightedMatMul(node.name, node.input[0], int(layer[-1]) if layer else None))
     return found
 
 
@@ -131,9 +132,10 @@ def quantize_int8(
     if needs_calibration(method):
         if not calibration:
             raise UserError(f"int8_method {method} needs calibration inputs to find the outlier channels")
-        dynamic_inputs = {node.input[0] for node in weight_matmuls(model) if node.name not in precise}
+        skip = set(precise)
+        dynamic_inputs = {m.input for m in matmuls if m.name not in skip}
         found = {x: c for x, c in pick_outliers(channel_ranges(model, calibration)).items() if x in dynamic_inputs}
-        split_fp32 = split_outliers(model, found, skip=set(precise))
+        split_fp32 = split_outliers(model, found, skip)
         described["outlier_split"] = {
             "tensors": len(found),
             "channels": sum(len(channels) for channels in found.values()),

@@ -29,14 +29,9 @@ def cpu_fields(cpuinfo: str | None = None) -> dict[str, str]:
     return fields
 
 
-def cpu_flags(cpuinfo: str | None = None) -> set[str]:
-    """The CPU's extensions: x86 lists them as ``flags``, Arm as ``Features``."""
-    return _flags(cpu_fields(cpuinfo))
-
-
 def has_int8_dot_product(cpuinfo: str | None = None) -> bool:
     """Whether the CPU multiplies int8 vectors in one instruction (AVX-512 VNNI, AVX-VNNI, Arm dotprod)."""
-    return bool(cpu_flags(cpuinfo) & INT8_DOT_PRODUCT)
+    return bool(_flags(cpu_fields(cpuinfo)) & INT8_DOT_PRODUCT)
 
 
 def describe(cpuinfo: str | None = None) -> str:
@@ -49,4 +44,5 @@ def describe(cpuinfo: str | None = None) -> str:
 
 
 def _flags(fields: dict[str, str]) -> set[str]:
+    """The CPU's extensions: x86 lists them as ``flags``, Arm as ``Features``."""
     return set((fields.get("flags") or fields.get("Features") or "").split())
