@@ -5,8 +5,13 @@ from POST /predict, then runs ``wrk`` for a bounded duration, each request one r
 generated Lua script rotates through them; the sentences stay in a temporary folder, never in git).
 Prints a Markdown table and saves it, with the raw figures, under logs/benchmarks/.
 
+``--server`` also runs the tutorial-style baselines of ``benchmarks/naive_server.py`` (the servers behind
+the reference figures), in turn with the API server for ``--rounds`` rounds, so one machine's figures can be
+compared with each other: machines differ by several times in INT8 speed, the ratios much less.
+
     python benchmarks/load_test.py                                  # 16 connections, 20 s, default settings
     python benchmarks/load_test.py --connections 16 --duration 20 --env NLPOPS_INTRA_OP_THREADS=1
+    python benchmarks/load_test.py --server nlpops --server naive-onnx-int8 --rounds 3
     python benchmarks/load_test.py --url http://127.0.0.1:8000      # a server you started yourself
 
 Needs ``wrk`` (Debian/Ubuntu: ``apt-get install wrk``). Load generator and server share the machine, so the
@@ -23,6 +28,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,11 +42,22 @@ from nlpops.utils.machine import describe
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = b'{"text": "A gorgeous, witty film."}'
+SERVERS = ("nlpops", "naive-onnx-int8", "naive-pytorch")
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", help="target a running server instead of starting one")
+    parser.add_argument(
+        "--server", action="append", choices=SERVERS, help="server to start (repeatable; default: nlpops)"
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each --server, taken in turn")
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        default=REPO_ROOT / "models/text-classifier",
+        help="the fine-tuned checkpoint naive-pytorch serves (the others serve NLPOPS_ARTIFACT_DIR)",
+    )
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=int, default=20, help="seconds of load (after a 3 s warm-up)")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (each takes CPU from the server)")
@@ -48,7 +65,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (repeatable)")
     parser.add_argument("--label", default="", help="a name for this configuration in the saved results")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "logs/benchmarks")
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.url and args.server:
+        parser.error("--url targets a running server: leave out --server")
+    if any("=" not in item for item in args.env):
+        parser.error("--env takes NAME=VALUE")
+    if args.rounds < 1 or args.connections < 1 or args.duration < 1:
+        parser.error("--rounds, --connections and --duration must be at least 1")
+    args.server = args.server or ["nlpops"]
+    return args
 
 
 def review_sentences(count: int) -> list[str]:
@@ -88,14 +113,22 @@ def post(url: str) -> int:
         return response.status
 
 
-def start_server(extra_env: list[str]) -> tuple[subprocess.Popen, str, float]:
-    """Start the server; return it, its URL and the seconds from process start to the first 200 prediction."""
+def server_command(server: str, model_dir: Path) -> list[str]:
+    """The command that starts ``server``; each reads its host, port and artifact from the NLPOPS_* variables."""
+    if server == "nlpops":
+        return [sys.executable, "-m", "nlpops.serving"]
+    naive = str(REPO_ROOT / "benchmarks/naive_server.py")
+    return [sys.executable, naive, "--engine", server.removeprefix("naive-"), "--model-dir", str(model_dir)]
+
+
+def start_server(command: list[str], extra_env: list[str]) -> tuple[subprocess.Popen, str, float]:
+    """Run ``command``; return the process, its URL and the seconds from its start to the first 200 prediction."""
     port = free_port()
     env = os.environ | {"NLPOPS_PORT": str(port)} | dict(item.split("=", 1) for item in extra_env)
     started = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "nlpops.serving"], env=env, cwd=REPO_ROOT)
+    process = subprocess.Popen(command, env=env, cwd=REPO_ROOT)
     url = f"http://127.0.0.1:{port}"
-    while time.perf_counter() - started < 60:
+    while time.perf_counter() - started < 120:  # the PyTorch baseline takes seconds to import
         if process.poll() is not None:
             raise SystemExit(f"error: the server exited with status {process.returncode}")
         try:
@@ -104,7 +137,7 @@ def start_server(extra_env: list[str]) -> tuple[subprocess.Popen, str, float]:
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.005)
     process.terminate()
-    raise SystemExit("error: the server did not answer within 60 s")
+    raise SystemExit("error: the server did not answer within 120 s")
 
 
 def run_wrk(url: str, script: Path, connections: int, duration: int, threads: int) -> str:
@@ -130,45 +163,84 @@ def parse_wrk(output: str) -> dict[str, Any]:
     return result
 
 
-def main() -> None:
-    args = parse_args()
-    if not shutil.which("wrk"):
-        raise SystemExit("error: wrk is not installed (Debian/Ubuntu: apt-get install wrk)")
-    texts = review_sentences(args.sentences)
-    process, cold = None, None
-    url = args.url
-    if url is None:
-        process, url, cold = start_server(args.env)
+def measure(args: argparse.Namespace, server: str | None, script: Path) -> dict[str, Any]:
+    """One run: start ``server`` (None: use ``--url``), warm it up for 3 s, load it for ``--duration`` s."""
+    process, url, cold = None, args.url, None
+    if server is not None:
+        process, url, cold = start_server(server_command(server, args.model_dir), args.env)
     try:
-        with tempfile.TemporaryDirectory() as scratch:
-            script = Path(scratch) / "post.lua"
-            script.write_text(lua_script(texts), encoding="utf-8")
-            run_wrk(url, script, args.connections, 3, args.wrk_threads)  # warm-up
-            output = run_wrk(url, script, args.connections, args.duration, args.wrk_threads)
+        run_wrk(url, script, args.connections, 3, args.wrk_threads)  # warm-up
+        output = run_wrk(url, script, args.connections, args.duration, args.wrk_threads)
     finally:
         if process is not None:
             process.terminate()
             process.wait(timeout=30)
-    result = parse_wrk(output) | {
+    print(output, file=sys.stderr)
+    return parse_wrk(output) | {
+        "server": server or args.url,
         "label": args.label or " ".join(args.env) or "defaults",
         "connections": args.connections,
         "duration_s": args.duration,
         "cold_start_s": cold,
         "machine": describe(),
     }
-    cold_text = f"{cold:.2f}" if cold is not None else "n/a"
-    report = (
-        f"{result['machine']}\n\n"
-        "| configuration | connections | requests/s | p50 ms | p90 ms | p99 ms | non-2xx | cold start s |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|\n"
-        f"| {result['label']} | {args.connections} | {result['requests_per_s']:.0f} | {result['p50_ms']:.1f} "
-        f"| {result['p90_ms']:.1f} | {result['p99_ms']:.1f} | {result['non_2xx']} | {cold_text} |"
-    )
-    print(output, file=sys.stderr)
-    print(report)
+
+
+def _seconds(value: float | None) -> str:
+    return f"{value:.2f}" if value is not None else "n/a"
+
+
+def report(results: list[dict[str, Any]]) -> str:
+    """A Markdown table of the runs; with several servers, their medians and each one against the first."""
+    lines = [
+        results[0]["machine"],
+        "",
+        "| server | configuration | requests/s | p50 ms | p90 ms | p99 ms | non-2xx | cold start s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['server']} | {r['label']} | {r['requests_per_s']:.0f} | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} "
+        f"| {r['p99_ms']:.1f} | {r['non_2xx']} | {_seconds(r['cold_start_s'])} |"
+        for r in results
+    ]
+    servers = list(dict.fromkeys(r["server"] for r in results))
+    if len(servers) > 1:
+        median = {
+            server: {
+                key: statistics.median(r[key] for r in results if r["server"] == server)
+                for key in ("requests_per_s", "p99_ms", "cold_start_s")
+            }
+            for server in servers
+        }
+        first = median[servers[0]]
+        lines += ["", f"| server (median of runs) | requests/s | ratio to {servers[0]} | p99 ms | cold start s |"]
+        lines += ["|---|---:|---:|---:|---:|"]
+        lines += [
+            f"| {server} | {m['requests_per_s']:.0f} | {m['requests_per_s'] / first['requests_per_s']:.2f} "
+            f"| {m['p99_ms']:.1f} | {m['cold_start_s']:.2f} |"
+            for server, m in median.items()
+        ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    args = parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("error: wrk is not installed (Debian/Ubuntu: apt-get install wrk)")
+    texts = review_sentences(args.sentences)
+    results = []
+    with tempfile.TemporaryDirectory() as scratch:
+        script = Path(scratch) / "post.lua"
+        script.write_text(lua_script(texts), encoding="utf-8")
+        for round_ in range(args.rounds):
+            order = args.server if round_ % 2 == 0 else args.server[::-1]  # alternate: drift hits all alike
+            results += [measure(args, None if args.url else server, script) for server in order]
+            if args.url:
+                break
+    print(report(results))
     args.output.mkdir(parents=True, exist_ok=True)
     with (args.output / "load_test.jsonl").open("a") as file:
-        file.write(json.dumps(result) + "\n")
+        file.writelines(json.dumps(result) + "\n" for result in results)
     print(f"\nappended to {args.output}/load_test.jsonl", file=sys.stderr)
 
 

@@ -1,0 +1,123 @@
+"""The load test's baselines (real servers on 127.0.0.1, stopped here) and how it reads and reports wrk's figures."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from benchmarks import load_test
+from nlpops.serving.core import OnnxClassifier
+
+REVIEW = "a brilliant and charming movie"
+
+WRK_OUTPUT = """Running 20s test @ http://127.0.0.1:8000
+  1 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    71.18ms    9.86ms    1.13s    67.80%
+  Latency Distribution
+     50%   71.09ms
+     75%   77.52ms
+     90%  830.00us
+     99%    1.20s
+  3370 requests in 20.04s, 1.01MB read
+  Socket errors: connect 0, read 1, write 0, timeout 2
+  Non-2xx or 3xx responses: 5
+Requests/sec:    168.16
+Transfer/sec:     69.01KB
+"""
+
+
+def post(url: str, body: bytes) -> tuple[int, dict]:
+    request = urllib.request.Request(f"{url}/predict", body, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+@pytest.mark.parametrize("server", ["naive-onnx-int8", "naive-pytorch"])
+def test_each_naive_baseline_serves_the_models_predictions_over_http(
+    server: str, tiny_classifier: Path, tiny_artifact: Path
+) -> None:
+    command = load_test.server_command(server, model_dir=tiny_classifier)
+    process, url, cold_start = load_test.start_server(command, [f"NLPOPS_ARTIFACT_DIR={tiny_artifact}"])
+    try:
+        status, body = post(url, json.dumps({"text": REVIEW}).encode())
+        assert status == 200
+        expected = OnnxClassifier.load(tiny_artifact).predict([REVIEW])[0]
+        assert body["label"] == expected.label == max(body["scores"], key=body["scores"].get)
+        assert sum(body["scores"].values()) == pytest.approx(1.0)
+        if server == "naive-onnx-int8":  # the same INT8 model: the same scores, whatever the thread count
+            assert body["scores"] == pytest.approx(expected.scores, abs=1e-5)
+        assert post(url, b'{"txt": "no text field"}')[0] == 422
+        assert process.poll() is None
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert cold_start > 0
+
+
+def test_a_naive_baseline_without_its_artifact_exits_with_one_line(tmp_path: Path) -> None:
+    command = load_test.server_command("naive-onnx-int8", model_dir=tmp_path)
+    env = {"NLPOPS_ARTIFACT_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+
+
+def test_parse_wrk_reads_the_rate_the_percentiles_in_ms_and_the_errors() -> None:
+    figures = load_test.parse_wrk(WRK_OUTPUT)
+    assert figures["requests_per_s"] == 168.16
+    assert figures["p50_ms"] == 71.09 and figures["p90_ms"] == pytest.approx(0.83) and figures["p99_ms"] == 1200.0
+    assert figures["requests"] == 3370
+    assert figures["non_2xx"] == 5
+    assert figures["socket_errors"] == "connect 0, read 1, write 0, timeout 2"
+
+
+def run(server: str, requests_per_s: float, p99_ms: float, cold_start_s: float) -> dict:
+    """One run's figures as ``load_test.measure`` returns them."""
+    figures = {"p50_ms": 1.0, "p90_ms": 2.0, "non_2xx": 0, "label": "defaults", "machine": "a CPU, 2 cores"}
+    measured = {"requests_per_s": requests_per_s, "p99_ms": p99_ms, "cold_start_s": cold_start_s}
+    return figures | measured | {"server": server}
+
+
+def test_the_report_compares_each_servers_median_with_the_first_server() -> None:
+    results = [
+        run("nlpops", 200, 100.0, 0.9),
+        run("naive-onnx-int8", 190, 150.0, 1.0),
+        run("naive-onnx-int8", 170, 160.0, 0.8),
+        run("nlpops", 220, 90.0, 0.7),
+    ]
+    lines = load_test.report(results).splitlines()
+    assert lines[0] == "a CPU, 2 cores"
+    assert sum(line.startswith("| nlpops | defaults |") for line in lines) == 2
+    assert "| nlpops | 210 | 1.00 | 95.0 | 0.80 |" in lines
+    assert "| naive-onnx-int8 | 180 | 0.86 | 155.0 | 0.90 |" in lines
+
+
+def test_the_report_of_one_server_has_no_comparison() -> None:
+    lines = load_test.report([run("nlpops", 200, 100.0, 0.9) | {"cold_start_s": None}]).splitlines()
+    assert lines[-1] == "| nlpops | defaults | 200 | 1.0 | 2.0 | 100.0 | 0 | n/a |"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--url", "http://127.0.0.1:8000", "--server", "nlpops"],
+        ["--rounds", "0"],
+        ["--server", "flask"],
+        ["--env", "NLPOPS_WORKERS"],
+    ],
+)
+def test_bad_arguments_get_a_usage_error(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["load_test.py", *argv])
+    with pytest.raises(SystemExit) as exited:
+        load_test.parse_args()
+    assert exited.value.code == 2
