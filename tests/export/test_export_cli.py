@@ -98,7 +98,7 @@ def test_a_mix_keeps_its_sensitive_matmuls_in_the_configured_form(
     assert int8["sensitive_matmuls"] == "fp32" and int8["fp32_matmuls"] == 6 and int8["blockwise_matmuls"] == 0
     assert int8["outlier_split"]["calibration_inputs"] == 50  # mixed-N splits the rest's outliers
     assert OnnxClassifier.load(tmp_path / "onnx", "int8").predict(["a witty film"])
-    with pytest.raises(UserError, match="sensitive_matmuls must be auto, blockwise or fp32, got 'int4'"):
+    with pytest.raises(UserError, match="sensitive_matmuls must be auto, split, blockwise or fp32, got 'int4'"):
         export(compose_export(*overrides, "sensitive_matmuls=int4"))
 
 

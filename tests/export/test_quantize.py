@@ -68,10 +68,34 @@ def test_mixed_n_can_keep_its_sensitive_matmuls_fp32_and_unsplit(tiny_artifact: 
     assert described["blockwise_matmuls"] == 2 * PER_LAYER and "sensitive_matmuls" not in described
 
 
+def test_mixed_n_can_split_every_input_of_its_sensitive_matmuls(tiny_artifact: Path, tmp_path: Path) -> None:
+    fp32_model = tiny_artifact / "model.onnx"
+    feeds = calibration(tiny_artifact)
+    quantize_int8(fp32_model, tmp_path / "plain.onnx", "outlier-split", feeds)
+    described = quantize_int8(fp32_model, tmp_path / "int8.onnx", "mixed-1", feeds, "split")
+    assert described["sensitive_matmuls"] == "split"
+    assert described["dynamic_matmuls"] == 2 * PER_LAYER and described["fp32_matmuls"] == 0
+    assert op_counts(tmp_path / "int8.onnx")["MatMulNBits"] == described["blockwise_matmuls"] == 0
+    first_layer = [m for m in weighted_matmuls(onnx.load(str(fp32_model))) if m.layer == 0]
+    first_inputs = {m.input for m in first_layer}
+    nodes = onnx.load(str(tmp_path / "int8.onnx")).graph.node
+    narrow = {node.name for node in nodes if node.op_type == "MatMul"}
+    assert {f"{m.name}/outliers" for m in first_layer} <= narrow  # each has its narrow fp32 part
+    assert not any(node.op_type == "MatMul" and node.input[0] in first_inputs for node in nodes)  # none whole fp32
+    split = split_inputs(tmp_path / "int8.onnx")
+    assert set(split) == first_inputs | set(split_inputs(tmp_path / "plain.onnx")) and len(split) == len(set(split))
+    assert described["outlier_split"]["tensors"] == len(split)
+
+
+def split_inputs(model_path: Path) -> list[str]:
+    """The tensors outlier-split masked in ``model_path``."""
+    return [node.input[0] for node in onnx.load(str(model_path)).graph.node if node.name.endswith("/mask_outliers")]
+
+
 def test_the_sensitive_form_follows_the_cpus_int8_dot_products() -> None:
-    assert sensitive_form("auto") == ("blockwise" if has_int8_dot_product() else "fp32")
-    assert sensitive_form("fp32") == "fp32" and sensitive_form("blockwise") == "blockwise"
-    with pytest.raises(UserError, match="sensitive_matmuls must be auto, blockwise or fp32, got 'int4'"):
+    assert sensitive_form("auto") == ("blockwise" if has_int8_dot_product() else "split")
+    assert [sensitive_form(form) for form in ("split", "blockwise", "fp32")] == ["split", "blockwise", "fp32"]
+    with pytest.raises(UserError, match="sensitive_matmuls must be auto, split, blockwise or fp32, got 'int4'"):
         sensitive_form("int4")
 
 

@@ -68,7 +68,7 @@ def export_artifact(
     ``optimize`` rewrites the fp32 graph for ONNX Runtime on CPU (see ``optimize.py``) before any check runs.
     ``calibration``: sentences (training ones, say) on which ``outlier-split`` and ``mixed-N`` INT8 find their
     outlier channels; without them they use the ``val`` sentences. ``sensitive_matmuls``: how ``mixed-N`` runs
-    the matmuls it keeps out of dynamic INT8 (``auto``, ``blockwise`` or ``fp32``; see ``quantize.sensitive_form``).
+    the matmuls of its first N layers (``auto``, ``split``, ``blockwise`` or ``fp32``; see ``quantize.sensitive_form``).
     Raises ``ParityError`` (and leaves any previous artifact untouched) when a check fails.
     """
     thresholds = thresholds or parity.Thresholds()

@@ -6,13 +6,14 @@ of fp32's predictions on single-text requests.
 ``outlier-split``: ``dynamic`` after taking the few outlier channels of each activation tensor that has them
 out of its quantized matmuls, into narrow fp32 ones (see ``outliers.py``). Measured on calibration inputs.
 10-15% slower than ``dynamic``, and on the default model closer to fp32 than every other INT8 form tried.
-``mixed-N``: ``outlier-split``, but every matmul of the first N transformer layers is kept out of INT8 (the
-sensitive matmuls): errors made early are amplified by every later layer.
+``mixed-N``: ``outlier-split``, but every matmul of the first N transformer layers (the sensitive matmuls) is
+made more precise: errors made early are amplified by every later layer.
 ``blockwise``: ``MatMulNBits``, 8-bit weights in blocks of 128 along the input dimension and int8 compute
 (``accuracy_level=4``) that quantizes activations per row and block too, for every matmul: close to fp32.
-The sensitive matmuls of ``mixed-N`` run blockwise or in fp32 (``sensitive_form``): blockwise beats fp32 only on
-CPUs with int8 dot-product instructions. On an AVX2-only EPYC, MiniLM all blockwise took 14.4 ms a sentence
-against 11.0 for fp32.
+The sensitive matmuls of ``mixed-N`` run in one of three forms (``sensitive_form``): ``split`` (dynamic INT8
+with the widest channels of each of their inputs split out, outliers or not), ``blockwise`` or ``fp32``.
+Blockwise beats fp32 only on CPUs with int8 dot-product instructions: on an AVX2-only EPYC, MiniLM all
+blockwise took 14.4 ms a sentence against 11.0 for fp32, and mixed-1 split 6.35 against 6.89 with layer 0 fp32.
 The export tries the methods fastest first until the parity checks pass (see ``candidates``).
 """
 
@@ -39,13 +40,14 @@ from nlpops.export.outliers import (
     pick_outliers,
     split_outliers,
     weight_matmuls,
+    widest_channels,
 )
 from nlpops.utils.machine import has_int8_dot_product
 
 BLOCK_SIZE = 128
 OUTLIER_SPLIT = "outlier-split"
 MIXED = re.compile(r"mixed-([1-9]\d*)")
-SENSITIVE_FORMS = ("blockwise", "fp32")
+SENSITIVE_FORMS = ("split", "blockwise", "fp32")
 # the dynamo exporter records each node's module path, e.g. "model.bert.encoder.layer.3.output.dense"
 LAYER = re.compile(r"\.layers?\.(\d+)\b")
 
@@ -66,13 +68,13 @@ def needs_calibration(method: str) -> bool:
 
 
 def sensitive_form(choice: str) -> str:
-    """How ``mixed-N`` runs its sensitive matmuls: ``blockwise`` or ``fp32``; ``auto`` picks
-    blockwise where this CPU has int8 dot-product instructions (AVX-512 VNNI, AVX-VNNI, Arm dotprod), else fp32."""
+    """How ``mixed-N`` runs its sensitive matmuls: ``split``, ``blockwise`` or ``fp32``; ``auto`` picks
+    blockwise where this CPU has int8 dot-product instructions (AVX-512 VNNI, AVX-VNNI, Arm dotprod), else split."""
     if choice == "auto":
-        return "blockwise" if has_int8_dot_product() else "fp32"
+        return "blockwise" if has_int8_dot_product() else "split"
     if choice in SENSITIVE_FORMS:
         return choice
-    raise UserError(f"sensitive_matmuls must be auto, blockwise or fp32, got {choice!r}")
+    raise UserError(f"sensitive_matmuls must be auto, split, blockwise or fp32, got {choice!r}")
 
 
 @dataclass(frozen=True)
@@ -117,25 +119,31 @@ def quantize_int8(
     """Write the INT8 model; return a description of what was done, for the manifest.
 
     ``calibration`` (model inputs, e.g. one tokenized training sentence each) is needed by the methods that split
-    outliers (``needs_calibration``); ``sensitive`` (``blockwise`` or ``fp32``, see ``sensitive_form``) by
-    ``mixed-N`` only. The model is quantized without the dynamo exporter's shape annotations
+    outliers (``needs_calibration``); ``sensitive`` (``split``, ``blockwise`` or ``fp32``, see ``sensitive_form``)
+    by ``mixed-N`` only. The model is quantized without the dynamo exporter's shape annotations
     (``graph.value_info``): ``quantize_dynamic`` fails with a shape inference error on them.
     """
     model = onnx.load(str(fp32_path))
     del model.graph.value_info[:]
     matmuls = weighted_matmuls(model)
     precise = sensitive_matmuls(matmuls, method)
-    mixed = bool(precise) and method != "blockwise"  # mixed-N
-    blockwise, kept_fp32 = ([], precise) if mixed and sensitive == "fp32" else (precise, [])
-    described: dict[str, Any] = {"method": method} | ({"sensitive_matmuls": sensitive} if mixed else {})
+    mixed = MIXED.fullmatch(method) is not None
+    form = sensitive if mixed else "blockwise"  # how ``precise`` runs (only blockwise keeps any precise but mixes)
+    blockwise = precise if form == "blockwise" else []
+    kept_fp32 = precise if form == "fp32" else []
+    excluded = set(blockwise + kept_fp32)  # from dynamic INT8 (and so from splitting)
+    described: dict[str, Any] = {"method": method} | ({"sensitive_matmuls": form} if mixed and precise else {})
     split_fp32: list[str] = []  # the narrow fp32 matmuls of outlier-split
     if needs_calibration(method):
         if not calibration:
             raise UserError(f"int8_method {method} needs calibration inputs to find the outlier channels")
-        skip = set(precise)
-        dynamic_inputs = {m.input for m in matmuls if m.name not in skip}
-        found = {x: c for x, c in pick_outliers(channel_ranges(model, calibration)).items() if x in dynamic_inputs}
-        split_fp32 = split_outliers(model, found, skip)
+        ranges = channel_ranges(model, calibration)
+        dynamic_inputs = {m.input for m in matmuls if m.name not in excluded}
+        found = {x: c for x, c in pick_outliers(ranges).items() if x in dynamic_inputs}
+        if form == "split":  # every input of a sensitive matmul, outliers or not
+            wide = {m.input for m in matmuls if m.name in precise and ranges[m.input].size > MAX_CHANNELS}
+            found |= {x: widest_channels(ranges[x]) for x in wide}
+        split_fp32 = split_outliers(model, found, excluded)
         described["outlier_split"] = {
             "tensors": len(found),
             "channels": sum(len(channels) for channels in found.values()),
@@ -156,7 +164,7 @@ def quantize_int8(
                     weight_type=QuantType.QInt8,
                     per_channel=True,
                     op_types_to_quantize=["MatMul"],  # embeddings (Gather) stay fp32: int8 ones flipped 0.5% more
-                    nodes_to_exclude=precise + split_fp32,
+                    nodes_to_exclude=[*excluded, *split_fp32],
                     # shape inference cannot type the outputs of ORT's contrib ops (MultiHeadAttention, ...)
                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
                 )
@@ -177,7 +185,7 @@ def quantize_int8(
     described |= {
         "blockwise_matmuls": len(blockwise),
         "fp32_matmuls": len(kept_fp32),
-        "dynamic_matmuls": len(matmuls) - len(precise),
+        "dynamic_matmuls": len(matmuls) - len(excluded),
     }
     if blockwise:
         described["blockwise"] = {"bits": 8, "block_size": BLOCK_SIZE, "accuracy_level": 4}
