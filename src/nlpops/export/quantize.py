@@ -128,7 +128,7 @@ def quantize_int8(
     matmuls = weighted_matmuls(model)
     precise = sensitive_matmuls(matmuls, method)
     mixed = MIXED.fullmatch(method) is not None
-    form = sensitive if mixed else "blockwise"  # how ``precise`` runs (only blockwise keeps any precise but mixes)
+    form = sensitive if mixed else "blockwise"  # how ``precise`` runs: the blockwise method keeps all precise
     blockwise = precise if form == "blockwise" else []
     kept_fp32 = precise if form == "fp32" else []
     excluded = set(blockwise + kept_fp32)  # from dynamic INT8 (and so from splitting)
@@ -164,7 +164,7 @@ def quantize_int8(
                     weight_type=QuantType.QInt8,
                     per_channel=True,
                     op_types_to_quantize=["MatMul"],  # embeddings (Gather) stay fp32: int8 ones flipped 0.5% more
-                    nodes_to_exclude=[*excluded, *split_fp32],
+                    nodes_to_exclude=[*sorted(excluded), *split_fp32],
                     # shape inference cannot type the outputs of ORT's contrib ops (MultiHeadAttention, ...)
                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
                 )
