@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from benchmarks import load_test
 from nlpops.serving.core import OnnxClassifier
+from tests.local_servers import request
 
 REVIEW = "a brilliant and charming movie"
 
@@ -33,15 +32,6 @@ Transfer/sec:     69.01KB
 """
 
 
-def post(url: str, body: bytes) -> tuple[int, dict]:
-    request = urllib.request.Request(f"{url}/predict", body, {"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
 @pytest.mark.parametrize("server", ["naive-onnx-int8", "naive-pytorch"])
 def test_each_naive_baseline_serves_the_models_predictions_over_http(
     server: str, tiny_classifier: Path, tiny_artifact: Path
@@ -49,14 +39,14 @@ def test_each_naive_baseline_serves_the_models_predictions_over_http(
     command = load_test.server_command(server, model_dir=tiny_classifier)
     process, url, cold_start = load_test.start_server(command, [f"NLPOPS_ARTIFACT_DIR={tiny_artifact}"])
     try:
-        status, body = post(url, json.dumps({"text": REVIEW}).encode())
+        status, body = request(f"{url}/predict", json.dumps({"text": REVIEW}).encode())
         assert status == 200
         expected = OnnxClassifier.load(tiny_artifact).predict([REVIEW])[0]
         assert body["label"] == expected.label == max(body["scores"], key=body["scores"].get)
         assert sum(body["scores"].values()) == pytest.approx(1.0)
         if server == "naive-onnx-int8":  # the same INT8 model: the same scores, whatever the thread count
             assert body["scores"] == pytest.approx(expected.scores, abs=1e-5)
-        assert post(url, b'{"txt": "no text field"}')[0] == 422
+        assert request(f"{url}/predict", b'{"txt": "no text field"}')[0] == 422
         assert process.poll() is None
     finally:
         process.terminate()

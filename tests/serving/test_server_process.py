@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.local_servers import free_port
+from tests.local_servers import free_port, request
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,15 +33,6 @@ with TestClient(create_app(Settings.from_env())) as client:
 lambda_handler.handler({"text": "a witty film"}, None)
 print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
 """
-
-
-def request(url: str, body: bytes | None = None, content_type: str = "application/json") -> tuple[int, dict]:
-    headers = {"Content-Type": content_type} if body is not None else {}
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, data=body, headers=headers), timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
 
 
 @contextmanager
