@@ -60,15 +60,10 @@ def pick_outliers(
 ) -> dict[str, list[int]]:
     """For each tensor with outliers (widest channel over ``ratio`` times the median one), its widest channels."""
     return {
-        name: widest_channels(widest, max_channels)
+        name: sorted(np.argsort(-widest, kind="stable")[:max_channels].tolist())
         for name, widest in ranges.items()
         if widest.size > max_channels and widest.max() > ratio * np.median(widest)
     }
-
-
-def widest_channels(widest: np.ndarray, max_channels: int = MAX_CHANNELS) -> list[int]:
-    """The indices of the ``max_channels`` largest of a tensor's channel ranges, in channel order."""
-    return sorted(np.argsort(-widest, kind="stable")[:max_channels].tolist())
 
 
 def split_outliers(

@@ -40,7 +40,6 @@ from nlpops.export.outliers import (
     pick_outliers,
     split_outliers,
     weight_matmuls,
-    widest_channels,
 )
 from nlpops.utils.machine import has_int8_dot_product
 
@@ -140,9 +139,9 @@ def quantize_int8(
         ranges = channel_ranges(model, calibration)
         dynamic_inputs = {m.input for m in matmuls if m.name not in excluded}
         found = {x: c for x, c in pick_outliers(ranges).items() if x in dynamic_inputs}
-        if form == "split":  # every input of a sensitive matmul, outliers or not
-            wide = {m.input for m in matmuls if m.name in precise and ranges[m.input].size > MAX_CHANNELS}
-            found |= {x: widest_channels(ranges[x]) for x in wide}
+        if form == "split":  # every input of a sensitive matmul, outliers or not: any ratio will do
+            sensitive_inputs = {m.input for m in matmuls if m.name in precise}
+            found |= pick_outliers({x: ranges[x] for x in sensitive_inputs}, ratio=0.0)
         split_fp32 = split_outliers(model, found, excluded)
         described["outlier_split"] = {
             "tensors": len(found),
