@@ -2,8 +2,10 @@
 
 Builds the DataModule, LightningModule and Trainer from the same Hydra config as ``train.py`` and times
 optimizer steps after a warm-up, for each precision and batching setting. Prints a Markdown table.
+Hydra overrides after the options apply to every setting (the trainer, the batch size, the model):
 
     python benchmarks/train_throughput.py --steps 40
+    python benchmarks/train_throughput.py trainer=gpu data.batch_size=128
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from pathlib import Path
 
 import torch
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
+from hydra.errors import HydraException
 from lightning.pytorch import Callback, seed_everything
-from omegaconf import open_dict
+from omegaconf import DictConfig, open_dict
 
 import nlpops.utils.resolvers  # noqa: F401
+from nlpops.errors import UserError
+from nlpops.utils.instantiate import build, check_config
 from nlpops.utils.machine import describe
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -49,19 +53,27 @@ class StepTimer(Callback):
         return self.samples / (time.perf_counter() - self.started)
 
 
-def measure(overrides: list[str], steps: int, warmup: int) -> float:
+def compose_config(overrides: list[str]) -> DictConfig:
+    """``train.py``'s config under ``overrides``."""
     with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+        return compose("train", overrides=overrides, return_hydra_config=True)
+
+
+def measure(overrides: list[str], steps: int, warmup: int) -> float:
+    """Samples/s of ``steps`` optimizer steps after ``warmup`` untimed ones, under the composed config."""
+    cfg = compose_config(overrides)
     with open_dict(cfg):
         cfg.paths.output_dir = "/tmp/nlpops-bench"
         cfg.hydra.runtime.cwd = str(CONFIG_DIR.parent)
+    check_config(cfg, "data", "model", "trainer")
     seed_everything(cfg.seed)
-    datamodule = instantiate(cfg.data)
+    datamodule = build(cfg, "data")
     datamodule.setup("fit")
-    model = instantiate(cfg.model, id2label=datamodule.id2label)
+    model = build(cfg, "model", id2label=datamodule.id2label)
     timer = StepTimer(warmup)
-    trainer = instantiate(
-        cfg.trainer,
+    trainer = build(
+        cfg,
+        "trainer",
         callbacks=[timer],
         logger=False,
         enable_checkpointing=False,
@@ -80,13 +92,23 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40, help="timed optimizer steps per setting")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
     parser.add_argument("--only", choices=list(SETTINGS), help="measure one setting")
+    parser.add_argument("overrides", nargs="*", help="Hydra overrides for every setting, e.g. trainer=gpu")
     args = parser.parse_args()
-    print(f"{describe()}; torch {torch.__version__}, {torch.get_num_threads()} threads, batch 32, max length 64\n")
+    try:
+        compose_config(args.overrides)
+    except HydraException as err:
+        parser.error(f"bad override: {err}")
+    gpus = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())) or "none"
+    print(f"{describe()}; GPUs: {gpus}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"overrides: {' '.join(args.overrides) or 'none'} (default: batch 32, max length 64)\n")
     print("| setting | samples/s |\n|---|---|")
     for name, overrides in SETTINGS.items():
         if args.only and name != args.only:
             continue
-        rate = measure(overrides, args.steps, args.warmup)
+        try:
+            rate = measure([*overrides, *args.overrides], args.steps, args.warmup)
+        except UserError as err:  # a bad value: data.batch_size=0, trainer=gpu without a GPU
+            raise SystemExit(f"error: {err}") from None
         print(f"| {name} | {rate:.1f} |", flush=True)
 
 
