@@ -1,6 +1,6 @@
 import os
 
-from nlpops.utils.machine import describe, has_int8_dot_product
+from nlpops.utils.machine import describe, has_int8_dot_product, has_native_bf16
 
 AVX2_ONLY = """processor\t: 0
 model name\t: AMD EPYC
@@ -37,3 +37,11 @@ def test_int8_dot_products_are_vnni_on_x86_and_dotprod_on_arm():
     assert not has_int8_dot_product(ARM_DOTPROD.replace(" asimddp", ""))
     assert describe(ARM_DOTPROD).endswith("cores, asimddp")
     assert not has_int8_dot_product("")
+
+
+def test_native_bf16_is_avx512_bf16_or_amx():
+    assert not has_native_bf16(AVX2_ONLY)
+    assert has_native_bf16(AVX2_ONLY.replace("avx2 fma", "avx2 avx512f avx512_bf16 fma"))  # Zen 4, Cooper Lake
+    assert has_native_bf16(AVX2_ONLY.replace("avx2 fma", "avx2 amx_bf16 amx_tile fma"))
+    assert not has_native_bf16(ARM_DOTPROD)
+    assert not has_native_bf16("")

@@ -1,6 +1,6 @@
 import pytest
-import torch
 
+from nlpops.utils import machine
 from nlpops.utils.resolvers import cpu_precision, run_slug, wandb_offline
 
 
@@ -31,10 +31,11 @@ def test_wandb_is_offline_unless_a_key_or_online_mode_is_set(monkeypatch, env, o
 
 
 @pytest.mark.parametrize(
-    ("avx512_bf16", "amx", "precision"),
-    [(True, False, "bf16-mixed"), (False, True, "bf16-mixed"), (False, False, "32-true")],
+    ("flags", "precision"),
+    [("avx2 avx512f avx512_bf16", "bf16-mixed"), ("avx2 amx_tile amx_bf16", "bf16-mixed"), ("avx2", "32-true")],
 )
-def test_cpu_training_uses_bf16_only_where_the_cpu_has_it(monkeypatch, avx512_bf16, amx, precision):
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+def test_cpu_training_uses_bf16_only_where_the_cpu_has_it(monkeypatch, tmp_path, flags, precision):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: test CPU\nflags\t\t: fpu sse2 {flags}\n")
+    monkeypatch.setattr(machine, "CPUINFO", cpuinfo)
     assert cpu_precision() == precision

@@ -15,6 +15,8 @@ from pathlib import Path
 FEATURES = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_bf16", "amx_int8", "asimddp")
 # int8 dot-product instructions: without them ONNX Runtime's blockwise int8 matmuls lose to fp32 ones
 INT8_DOT_PRODUCT = frozenset({"avx512_vnni", "avx_vnni", "asimddp"})
+# native bf16 arithmetic: without it PyTorch emulates bf16 and CPU training runs ~18x slower than in fp32
+NATIVE_BF16 = frozenset({"avx512_bf16", "amx_bf16"})
 CPUINFO = Path("/proc/cpuinfo")
 
 
@@ -32,6 +34,11 @@ def cpu_fields(cpuinfo: str | None = None) -> dict[str, str]:
 def has_int8_dot_product(cpuinfo: str | None = None) -> bool:
     """Whether the CPU multiplies int8 vectors in one instruction (AVX-512 VNNI, AVX-VNNI, Arm dotprod)."""
     return bool(_flags(cpu_fields(cpuinfo)) & INT8_DOT_PRODUCT)
+
+
+def has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU computes in bf16 itself (AVX-512 BF16 or AMX: Intel Sapphire Rapids, AMD Zen 4 and later)."""
+    return bool(_flags(cpu_fields(cpuinfo)) & NATIVE_BF16)
 
 
 def describe(cpuinfo: str | None = None) -> str:

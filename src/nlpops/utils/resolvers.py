@@ -8,6 +8,8 @@ import re
 
 from omegaconf import OmegaConf
 
+from nlpops.utils.machine import has_native_bf16
+
 MAX_SLUG = 80
 
 
@@ -39,10 +41,7 @@ def cpu_precision() -> str:
     Elsewhere PyTorch emulates bf16 and training runs ~18x slower than in fp32 (AVX2-only AMD EPYC, see
     README "Training"), so the default CPU trainer picks per machine, where the run starts.
     """
-    import torch  # here, not at import: composing params.yaml must not need torch
-
-    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    return "bf16-mixed" if native else "32-true"
+    return "bf16-mixed" if has_native_bf16() else "32-true"
 
 
 def register() -> None:
