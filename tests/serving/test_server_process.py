@@ -11,10 +11,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
+from nlpops.serving.settings import Settings
 from tests.local_servers import free_port, request
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -113,6 +115,27 @@ def test_the_server_refuses_to_start_without_an_artifact(tmp_path: Path) -> None
     )
     assert result.returncode != 0
     assert "python export.py" in result.stderr
+
+
+def test_help_lists_every_setting_with_its_default_and_starts_nothing() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "nlpops.serving", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: nlpops-serve")
+    for field in fields(Settings):
+        assert f"nlpops_{field.name}={field.default}".lower() in result.stdout.lower()
+    assert "NLPOPS_VERIFY_CHECKSUMS=true " in result.stdout
+
+
+def test_arguments_are_refused_with_the_variable_to_set_instead() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "nlpops.serving", "--port", "8080"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "takes no arguments (got --port 8080)" in result.stderr
+    assert "NLPOPS_PORT=8080 nlpops-serve" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_with_two_workers_metrics_count_every_worker(tiny_artifact: Path) -> None:

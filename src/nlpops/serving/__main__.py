@@ -10,9 +10,16 @@ from nlpops.serving import preload
 from nlpops.serving.settings import Settings
 
 MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
+USAGE = """usage: nlpops-serve  (or: python -m nlpops.serving)
+
+Serve the model artifact over HTTP: POST /predict, GET /health, /ready, /metrics and /docs.
+Settings are environment variables (e.g. NLPOPS_PORT=8080 nlpops-serve); with their defaults:
+"""
 
 
 def main() -> None:
+    if len(sys.argv) > 1:
+        answer_arguments(sys.argv[1:])
     try:
         settings = Settings.from_env()
         if settings.workers == 1:
@@ -48,6 +55,21 @@ def main() -> None:
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def answer_arguments(arguments: list[str]) -> None:
+    """``--help`` prints the usage and every setting; anything else is refused (exit 2), naming the variables."""
+    from nlpops.serving.settings import describe_settings
+
+    if arguments[0] in ("-h", "--help"):
+        print(USAGE + describe_settings())
+        raise SystemExit(0)
+    print(
+        f"error: nlpops-serve takes no arguments (got {' '.join(arguments)}): set NLPOPS_* environment variables "
+        "instead, e.g. NLPOPS_PORT=8080 nlpops-serve; nlpops-serve --help lists them",
+        file=sys.stderr,
+    )
+    raise SystemExit(2)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, get_type_hints
 
 from nlpops.errors import UserError, positive_int
 
@@ -20,20 +20,23 @@ VARIANTS = ("int8", "fp32")
 
 @dataclass(frozen=True)
 class Settings:
-    """Every knob of the serving stack; the environment variable is ``NLPOPS_`` + the upper-cased name."""
+    """Every knob of the serving stack; the environment variable is ``NLPOPS_`` + the upper-cased name.
 
-    artifact_dir: Path = Path("models/text-classifier-onnx")  # written by `python export.py`
-    variant: str = "int8"  # which model of the artifact to run: int8 (fast) or fp32
-    intra_op_threads: int = 1  # ONNX Runtime threads per inference call (see README: 1 wins on 2 cores)
-    inference_threads: int = 2  # requests predicted at once, one thread each (0: on the event loop)
-    verify_checksums: bool = True  # check the model and tokenizer against the manifest's sha256 at load
-    max_text_chars: int = 2000  # longer texts are rejected (422); tokens beyond the model's limit are cut
-    max_batch: int = 64  # most texts in one request
-    max_body_bytes: int = 1_000_000  # larger request bodies are rejected (413)
-    host: str = "127.0.0.1"
-    port: int = 8000
-    workers: int = 1  # uvicorn worker processes; /metrics sums them (1 measured best on 2 cores)
-    api_base_path: str = "/"  # Lambda: a path prefix to strip, e.g. the HTTP API stage "/prod"
+    Each annotation carries what the setting means, which ``nlpops-serve --help`` prints.
+    """
+
+    artifact_dir: Annotated[Path, "the model artifact (python export.py)"] = Path("models/text-classifier-onnx")
+    variant: Annotated[str, "which model of the artifact to run: int8 (fast) or fp32"] = "int8"
+    intra_op_threads: Annotated[int, "ONNX Runtime threads per inference call (1 wins on 2 cores)"] = 1
+    inference_threads: Annotated[int, "requests predicted at once, a thread each (0: on the event loop)"] = 2
+    verify_checksums: Annotated[bool, "check the model and tokenizer against the manifest's sha256"] = True
+    max_text_chars: Annotated[int, "longer texts get 422; tokens past the model's limit are cut"] = 2000
+    max_batch: Annotated[int, "most texts in one request"] = 64
+    max_body_bytes: Annotated[int, "larger request bodies get 413"] = 1_000_000
+    host: Annotated[str, "address to listen on (0.0.0.0: every interface)"] = "127.0.0.1"
+    port: Annotated[int, "port to listen on"] = 8000
+    workers: Annotated[int, "server processes; /metrics sums them (1 measured best on 2 cores)"] = 1
+    api_base_path: Annotated[str, 'Lambda: a path prefix to strip, e.g. the HTTP API stage "/prod"'] = "/"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -59,6 +62,19 @@ class Settings:
             raise UserError(f"{PREFIX}INFERENCE_THREADS must be 0 or more, got {self.inference_threads}")
         if not 0 < self.port < 65536:
             raise UserError(f"{PREFIX}PORT must be between 1 and 65535, got {self.port}")
+
+
+def describe_settings() -> str:
+    """Each setting's variable, default and meaning, a line each (``nlpops-serve --help``)."""
+    hints = get_type_hints(Settings, include_extras=True)
+    lines = [(f"{PREFIX}{f.name.upper()}={_shown(f.default)}", hints[f.name].__metadata__[0]) for f in fields(Settings)]
+    width = max(len(assignment) for assignment, _ in lines)
+    return "\n".join(f"  {assignment:<{width}}  {meaning}" for assignment, meaning in lines)
+
+
+def _shown(value: Any) -> str:
+    """A default as it is written in the environment (``true``, not ``True``)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _parse_bool(text: str) -> bool:
