@@ -84,11 +84,14 @@ def test_the_server_answers_predictions_and_bad_input_over_http(server: tuple[st
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads /proc/PID/maps (Linux)")
-def test_the_server_process_has_no_torch_loaded(server: tuple[str, subprocess.Popen]) -> None:
+def test_the_server_process_runs_uvloop_and_httptools_and_has_no_torch_loaded(
+    server: tuple[str, subprocess.Popen],
+) -> None:
     url, process = server
     assert request(f"{url}/predict", b'{"text": "a witty film"}')[0] == 200
     maps = Path(f"/proc/{process.pid}/maps").read_text()
     assert "onnxruntime" in maps  # the check can see native libraries at all
+    assert "/uvloop/" in maps and "/httptools/" in maps  # uvicorn picks them when installed: the measured speed
     assert "libtorch" not in maps
 
 
