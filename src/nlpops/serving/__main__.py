@@ -7,7 +7,7 @@ import sys
 
 from nlpops.errors import UserError
 from nlpops.serving import preload
-from nlpops.serving.settings import Settings
+from nlpops.serving.settings import Settings, describe_settings
 
 MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
 USAGE = """usage: nlpops-serve  (or: python -m nlpops.serving)
@@ -59,8 +59,6 @@ def main() -> None:
 
 def answer_arguments(arguments: list[str]) -> None:
     """``--help`` prints the usage and every setting; anything else is refused (exit 2), naming the variables."""
-    from nlpops.serving.settings import describe_settings
-
     if arguments[0] in ("-h", "--help"):
         print(USAGE + describe_settings())
         raise SystemExit(0)
