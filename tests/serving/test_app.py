@@ -195,13 +195,6 @@ def test_predictions_on_the_event_loop_match_the_thread_pool(tiny_artifact: Path
     assert answers[0] == answers[1]
 
 
-@pytest.fixture
-def gc_unfrozen_after() -> Iterator[None]:
-    """Preloading tests freeze this process's objects (``preload.take``); thaw them for the tests that follow."""
-    yield
-    gc.unfreeze()
-
-
 @pytest.mark.usefixtures("gc_unfrozen_after")
 def test_the_lifespan_takes_the_model_the_server_preloaded(tiny_artifact: Path) -> None:
     from nlpops.serving import preload

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,28 @@ from nlpops.serving.settings import Settings
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
+LAMBDA_INIT = """
+import gc, json, sys
+from nlpops.serving import preload
+
+began_with_fastapi_imported = []
+start = preload.start
+
+def recording_start(settings):
+    began_with_fastapi_imported.append("fastapi" in sys.modules)
+    start(settings)
+
+preload.start = recording_start
+from nlpops.serving import lambda_handler  # Lambda's init phase
+answer = lambda_handler.handler({"text": "a witty film"}, None)
+print(json.dumps({
+    "began_with_fastapi_imported": began_with_fastapi_imported,
+    "preload_left": preload.take(lambda_handler.settings) is not None,
+    "gc_enabled": gc.isenabled(),
+    "label": answer["predictions"][0]["label"],
+}))
+"""
+
 
 def event(name: str) -> dict[str, Any]:
     return json.loads((EVENTS / name).read_text())
@@ -23,6 +48,18 @@ def event(name: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def handler(tiny_artifact: Path) -> Handler:
     return build_handler(Settings(artifact_dir=tiny_artifact, max_batch=4))
+
+
+def test_the_lambda_init_loads_the_model_while_fastapi_imports(tiny_artifact: Path) -> None:
+    env = os.environ | {"NLPOPS_ARTIFACT_DIR": str(tiny_artifact)}
+    run = subprocess.run([sys.executable, "-c", LAMBDA_INIT], env=env, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {
+        "began_with_fastapi_imported": [False],  # preloading began before FastAPI and Mangum were imported
+        "preload_left": False,  # and the handler took its model: nothing was loaded twice
+        "gc_enabled": True,  # the GC paused during init is back
+        "label": "fresh",
+    }
 
 
 @pytest.mark.parametrize(
@@ -81,6 +118,7 @@ def test_a_stage_prefix_is_stripped_when_configured(tiny_artifact: Path) -> None
     assert handler(v2, None)["statusCode"] == 200
 
 
+@pytest.mark.usefixtures("gc_unfrozen_after")  # importing the handler preloads, as the server does
 def test_the_local_invoke_script_runs_every_sample_event(
     tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

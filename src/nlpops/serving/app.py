@@ -23,7 +23,6 @@ from nlpops.serving import http_errors, preload
 from nlpops.serving.core import OnnxClassifier, Prediction
 from nlpops.serving.limits import BodyLimitMiddleware
 from nlpops.serving.metrics import MetricsMiddleware, ServingMetrics
-from nlpops.serving.preload import load_classifier
 from nlpops.serving.schemas import HealthOut, PredictResponse, ReadyOut, predict_request_model
 from nlpops.serving.settings import Settings
 
@@ -83,8 +82,8 @@ def create_app(settings: Settings | None = None, classifier: OnnxClassifier | No
         sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
         if app.state.classifier is None:
             started = time.perf_counter()
-            preloading = preload.take(settings)  # started by `python -m nlpops.serving` before FastAPI was imported
-            app.state.classifier = preloading.result() if preloading else load_classifier(settings)
+            # preloaded if `python -m nlpops.serving` started it before FastAPI was imported
+            app.state.classifier = preload.classifier_for(settings)
             metrics.model_load_seconds.set(time.perf_counter() - started)
             log.info("Loaded %s (%s) in %.3f s", settings.artifact_dir, settings.variant, time.perf_counter() - started)
         loaded = model_out(app.state.classifier)

@@ -3,8 +3,9 @@
 HTTP events (API Gateway REST v1, HTTP API v2, Function URLs, ALB) go through the FastAPI app via Mangum, so
 Lambda answers exactly what the server answers: same validation, same error bodies. A direct invoke
 (``{"text": ...}`` or ``{"texts": [...]}``, e.g. from the AWS CLI or Step Functions) goes through the same
-``/predict`` route and gets the JSON body back. ``build_handler`` loads the model; ``lambda_handler`` calls it
-at import, which is Lambda's init phase, so the model loads once per container and never inside the handler.
+``/predict`` route and gets the JSON body back. ``build_handler`` loads the model (or takes the one
+``lambda_handler`` started preloading); ``lambda_handler`` calls it at import, which is Lambda's init phase,
+so the model loads once per container and never inside the handler.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import Any
 
 from mangum import Mangum
 
+from nlpops.serving import preload
 from nlpops.serving.app import create_app
-from nlpops.serving.preload import load_classifier
 from nlpops.serving.settings import Settings
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -45,8 +46,8 @@ def as_http_event(payload: Any) -> dict[str, Any]:
 
 
 def build_handler(settings: Settings) -> Handler:
-    """Load the model now and return the handler that serves it."""
-    app = create_app(settings, classifier=load_classifier(settings))
+    """Load the model now (or wait for its preload) and return the handler that serves it."""
+    app = create_app(settings, classifier=preload.classifier_for(settings))
     adapter = Mangum(app, lifespan="off", api_gateway_base_path=settings.api_base_path)
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:

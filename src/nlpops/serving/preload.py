@@ -1,4 +1,4 @@
-"""Load the model on a background thread from the first instant of the server process.
+"""Load the model on a background thread from the first instant of a server process or a Lambda init.
 
 Loading is mostly GIL-free (checksums, ONNX Runtime's session setup), and importing FastAPI and uvicorn
 takes longer than it does, so starting it before those imports hides it: the server answers its first
@@ -49,6 +49,12 @@ def start(settings: Settings) -> None:
 
     threading.Thread(target=run, name="model-preload", daemon=True).start()
     _started = (settings, future)
+
+
+def classifier_for(settings: Settings) -> OnnxClassifier:
+    """The model preloaded for ``settings`` if ``start`` began one (waiting for it), else loaded now."""
+    preloading = take(settings)
+    return preloading.result() if preloading else load_classifier(settings)
 
 
 def take(settings: Settings) -> Future | None:
