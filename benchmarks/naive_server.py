@@ -10,7 +10,7 @@ otherwise. Two engines:
 Host, port and artifact come from the ``NLPOPS_*`` variables, as for ``python -m nlpops.serving``.
 
 It is deliberately naive (no fixed inference pool, no GIL switch interval, no pure-ASGI middleware, no
-preload), like the servers behind the reference figures in README "Serving performance" (~60 requests/s
+preload), like the servers behind the reference figures in docs/serving-performance.md (~60 requests/s
 for PyTorch, 390-450 for ONNX Runtime INT8 on their machine), so that the API server can be compared with
 them on any machine. Not for production: use ``make serve``.
 """

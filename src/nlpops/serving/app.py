@@ -4,7 +4,7 @@ The model is loaded once, in the lifespan (or handed in, as the Lambda handler d
 Inference runs on a small fixed pool of threads (``NLPOPS_INFERENCE_THREADS``, one per core): ONNX Runtime
 releases the GIL, so requests are predicted in parallel while the event loop keeps parsing and answering.
 The hot path has no dependencies and no response re-validation: each costs measurable throughput on 2 cores
-(see README "Serving performance").
+(see docs/serving-performance.md).
 """
 
 import asyncio

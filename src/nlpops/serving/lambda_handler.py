@@ -3,7 +3,7 @@
 Importing this module is Lambda's init phase: settings are read from ``NLPOPS_*`` variables and the model
 is loaded here, once per container, never inside the handler. As in ``python -m nlpops.serving``, the model
 starts loading on a background thread before FastAPI and Mangum are imported, which hides most of its load
-time (see README "Serving performance": cold start). Tests build handlers with
+time (see docs/serving-performance.md, "Cold start"). Tests build handlers with
 ``nlpops.serving.lambda_adapter.build_handler`` instead of importing this module.
 """
 

@@ -2,7 +2,7 @@
 
 Loading is mostly GIL-free (checksums, ONNX Runtime's session setup), and importing FastAPI and uvicorn
 takes longer than it does, so starting it before those imports hides it: the server answers its first
-request sooner (see README "Serving performance": cold start). The app's lifespan picks the result up.
+request sooner (see docs/serving-performance.md, "Cold start"). The app's lifespan picks the result up.
 Until then the cyclic garbage collector is paused: startup only allocates what lives as long as the process
 (modules, classes, FastAPI's pydantic models), and collecting through it made startup ~15% slower. When it
 resumes, what startup allocated is frozen (``gc.freeze``) first: the collector never scans it again, which
