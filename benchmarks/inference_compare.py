@@ -17,6 +17,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
 from typing import Any
@@ -132,7 +133,12 @@ def measure(engine: str, args: argparse.Namespace) -> dict[str, float]:
     }
 
 
-def per_second(encode, run, texts: list[str], batch_size: int) -> float:
+def per_second(
+    encode: Callable[[list[str]], dict[str, np.ndarray]],
+    run: Callable[[dict[str, np.ndarray]], object],
+    texts: list[str],
+    batch_size: int,
+) -> float:
     """Sentences per second, predicting ``texts`` in consecutive batches of ``batch_size``."""
     started = time.perf_counter()
     for i in range(0, len(texts), batch_size):
