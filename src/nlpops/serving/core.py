@@ -95,7 +95,7 @@ class OnnxClassifier:
         """Read the manifest, open the tokenizer and an ONNX Runtime session, check the files' checksums.
 
         The checksums are computed on another thread while the tokenizer and the session load: hashing and
-        ONNX Runtime's session setup both release the GIL (a faster server start, see docs/serving-performance.md).
+        ONNX Runtime's session setup both release the GIL (a faster server start, see README: cold start).
         """
         directory = Path(directory)
         manifest = read_manifest(directory)
