@@ -6,7 +6,10 @@ import csv
 import random
 from pathlib import Path
 
+import torch
 from tokenizers import BertWordPieceTokenizer
+from tokenizers.normalizers import BertNormalizer
+from tokenizers.pre_tokenizers import BertPreTokenizer
 from transformers import BertConfig, BertModel, BertTokenizerFast
 
 POSITIVE = ["gorgeous", "witty", "moving", "brilliant", "charming", "delightful", "sharp", "tender"]
@@ -34,15 +37,24 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
     return path
 
 
+SPECIAL_TOKENS = {
+    "pad_token": "[PAD]",
+    "unk_token": "[UNK]",
+    "cls_token": "[CLS]",
+    "sep_token": "[SEP]",
+    "mask_token": "[MASK]",
+}
+
+
 def save_tiny_pretrained(directory: Path) -> Path:
-    """A randomly initialised 2-layer BERT (hidden 32) and a WordPiece tokenizer trained on the toy data."""
+    """A randomly initialised 2-layer BERT (hidden 32) and a WordPiece tokenizer for the toy data.
+
+    Both are the same in every session (seeded weights, a vocabulary built in sorted order), so the tiny models
+    the tests train and export from it, and their parity figures, do not change from run to run.
+    """
     corpus = [row["review"] for row in toy_reviews()] + POSITIVE + NEGATIVE + FILLER
-    wordpiece = BertWordPieceTokenizer(lowercase=True)
-    wordpiece.train_from_iterator(corpus, vocab_size=300, min_frequency=1, show_progress=False)
-    tokenizer = BertTokenizerFast(tokenizer_object=wordpiece._tokenizer, model_max_length=128)
-    tokenizer.add_special_tokens(
-        {"pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "mask_token": "[MASK]"}
-    )
+    wordpiece = BertWordPieceTokenizer(vocab=_toy_vocab(corpus), lowercase=True)
+    tokenizer = BertTokenizerFast(tokenizer_object=wordpiece._tokenizer, model_max_length=128, **SPECIAL_TOKENS)
     config = BertConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,
@@ -51,9 +63,25 @@ def save_tiny_pretrained(directory: Path) -> Path:
         intermediate_size=64,
         max_position_embeddings=128,
     )
-    BertModel(config).save_pretrained(directory)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model = BertModel(config)
+    model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
+
+
+def _toy_vocab(corpus: list[str]) -> dict[str, int]:
+    """Every word of ``corpus`` whole, plus its characters (alone and as ``##`` pieces) so any text tokenizes.
+
+    Built rather than trained: the WordPiece trainer breaks ties in whatever order its hash maps give, which
+    changed the vocabulary, and so the tiny model, in every process.
+    """
+    normalizer, pre_tokenizer = BertNormalizer(lowercase=True), BertPreTokenizer()
+    words = {word for text in corpus for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))}
+    characters = {character for word in words for character in word}
+    tokens = [*SPECIAL_TOKENS.values(), *sorted(words | characters), *sorted(f"##{c}" for c in characters)]
+    return {token: index for index, token in enumerate(tokens)}
 
 
 def tiny_overrides(pretrained: Path, data_file: Path, root: Path) -> list[str]:
