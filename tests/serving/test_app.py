@@ -72,6 +72,8 @@ BAD_REQUESTS = [
     pytest.param(b"{}", JSON, 422, "exactly one of", id="missing-field"),
     pytest.param(b'{"txt": "a witty film"}', JSON, 422, "txt", id="misspelled-field"),
     pytest.param(b'{"text": "a", "texts": ["b"]}', JSON, 422, "exactly one of", id="both-fields"),
+    pytest.param(b'{"text": null}', JSON, 422, "text: Input should be a valid string", id="null-text"),
+    pytest.param(b'{"text": null, "texts": ["b"]}', JSON, 422, "valid string", id="null-beside-a-batch"),
     pytest.param(b'{"text": ""}', JSON, 422, "at least 1 character", id="empty-text"),
     pytest.param(b'{"text": " \\n\\t "}', JSON, 422, "only whitespace", id="whitespace-text"),
     pytest.param(b'{"texts": ["fine", "  "]}', JSON, 422, "texts.1: text is empty", id="whitespace-in-batch"),
@@ -149,11 +151,12 @@ def test_openapi_documents_every_error_response_and_the_limits(client: TestClien
     for status in ("400", "413", "415", "422"):
         schema = predict["responses"][status]["content"]["application/json"]["schema"]
         assert schema["$ref"].endswith("/ErrorBody")
-    request = spec["components"]["schemas"]["PredictRequest"]["properties"]
-    assert {"maxLength": MAX_TEXT_CHARS} in [
-        {k: v for k, v in option.items() if k == "maxLength"} for option in request["text"]["anyOf"]
-    ]
-    assert any(option.get("maxItems") == MAX_BATCH for option in request["texts"]["anyOf"])
+    request = spec["components"]["schemas"]["PredictRequest"]
+    assert request["oneOf"] == [{"required": ["text"]}, {"required": ["texts"]}]
+    text, texts = request["properties"]["text"], request["properties"]["texts"]
+    assert text["type"] == "string" and "default" not in text  # a null is refused, so none is published
+    assert (text["maxLength"], texts["items"]["maxLength"], texts["maxItems"]) == (MAX_TEXT_CHARS,) * 2 + (MAX_BATCH,)
+    assert text["pattern"] == texts["items"]["pattern"] == r"\S"  # not blank
     assert "503" in spec["paths"]["/ready"]["get"]["responses"]
     assert client.get("/docs").status_code == 200
 

@@ -1,16 +1,19 @@
 """The HTTP contract: request, response and error bodies (pydantic), shared by the FastAPI app and Lambda.
 
 The request model is built from the settings so the configured limits are enforced by validation and
-published in the OpenAPI schema (``maxLength``, ``maxItems``) instead of living in the docs only.
+published in the OpenAPI schema (``maxLength``, ``maxItems``) instead of living in the docs only. The schema
+states the whole contract (exactly one of ``text`` or ``texts``, no nulls, no blank texts), so a client generated
+from it, or a fuzzer reading it, sends what the server accepts (``tests/serving/test_api_contract.py``).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
 EXAMPLE_TEXT = "A gorgeous, witty film."
+NOT_BLANK = r"\S"  # the schema's word for _not_blank: at least one character that is not whitespace
 
 
 def _not_blank(text: str) -> str:
@@ -19,11 +22,16 @@ def _not_blank(text: str) -> str:
     return text
 
 
+def _publish_the_contract(schema: dict[str, Any]) -> None:
+    """Exactly one of the two fields, and no ``default: null`` (a null is refused, not taken as absent)."""
+    for field in schema["properties"].values():
+        field.pop("default", None)
+    schema["oneOf"] = [{"required": ["text"]}, {"required": ["texts"]}]
+    schema["examples"] = [{"text": EXAMPLE_TEXT}, {"texts": [EXAMPLE_TEXT, "Dull and tedious."]}]
+
+
 class _PredictRequestBase(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"text": EXAMPLE_TEXT}, {"texts": [EXAMPLE_TEXT, "Dull and tedious."]}]},
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_publish_the_contract)
 
     @model_validator(mode="after")
     def _one_of_text_or_texts(self) -> _PredictRequestBase:
@@ -41,14 +49,18 @@ class _PredictRequestBase(BaseModel):
 def predict_request_model(max_text_chars: int, max_batch: int) -> type[_PredictRequestBase]:
     """``{"text": "..."}`` or ``{"texts": ["...", ...]}``, strict strings, non-blank, within the limits."""
     text = Annotated[
-        str, StringConstraints(strict=True, min_length=1, max_length=max_text_chars), AfterValidator(_not_blank)
+        str,
+        StringConstraints(strict=True, min_length=1, max_length=max_text_chars),
+        AfterValidator(_not_blank),
+        Field(json_schema_extra={"pattern": NOT_BLANK}),
     ]
+    # Absent fields default to None, but an explicit null is a type error: the types admit no None.
     return create_model(
         "PredictRequest",
         __base__=_PredictRequestBase,
-        text=(text | None, Field(None, description=f"One text to classify (at most {max_text_chars} characters)")),
+        text=(text, Field(None, description=f"One text to classify (at most {max_text_chars} characters)")),
         texts=(
-            list[text] | None,
+            list[text],
             Field(None, min_length=1, max_length=max_batch, description=f"Up to {max_batch} texts to classify"),
         ),
     )
