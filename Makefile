@@ -8,7 +8,7 @@ EXTRAS ?= train,export,serve,lambda,dvc,deploy,dev
 ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-fast lint lint-ship checkov stack format data repro params plots export serve predict lambda-invoke bench bench-train load-test lock clean
+.PHONY: help install train test test-fast lint lint-ship checkov stack format data repro params plots export serve predict lambda-invoke fuzz-api bench bench-train load-test lock clean
 
 help: ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -77,6 +77,9 @@ predict: install ## batch predictions: make predict INPUT=reviews.txt [OUTPUT=pr
 lambda-invoke: install ## run the Lambda handler locally on events/*.json (EVENT=events/http-api-v2.json for one)
 	$(PYTHON) -m nlpops.serving.lambda_invoke $(EVENT)
 
+fuzz-api: install ## fuzz a running API against its OpenAPI schema (URL=http://127.0.0.1:8000 or a deployed one)
+	$(VENV)/bin/schemathesis run $(or $(URL),http://127.0.0.1:8000)/openapi.json --checks all $(ARGS)
+
 bench: install ## PyTorch fp32 vs ONNX fp32 vs ONNX INT8: latency, throughput, cold start, installed size
 	$(PYTHON) benchmarks/inference_compare.py $(ARGS)
 
@@ -91,4 +94,4 @@ lock: install ## refresh constraints.txt from the current environment
 	mv constraints.tmp constraints.txt
 
 clean: ## remove run outputs and caches (keeps .venv and models/)
-	rm -rf logs outputs multirun wandb dvc_plots .pytest_cache .ruff_cache
+	rm -rf logs outputs multirun wandb dvc_plots .pytest_cache .ruff_cache .hypothesis .schemathesis
