@@ -19,7 +19,8 @@ from nlpops.serving.app import create_app
 from nlpops.serving.settings import Settings
 from tests.local_servers import api_server
 
-# The schema the app publishes at /openapi.json with the default limits (building the app loads no model).
+# The schema the app publishes at /openapi.json with the default limits (building the app loads no model);
+# loaded here, not from the server through schemathesis.pytest.from_fixture, which fails under pytest 9.
 contract = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
 # valid and invalid requests; the same examples every run, so a red test is a real regression
 contract.config.generation.update(modes=list(GenerationMode), max_examples=80, deterministic=True)
