@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from nlpops.serving.lambda_adapter import Handler, build_handler
 from nlpops.serving.lambda_invoke import main as invoke_main
@@ -98,6 +100,64 @@ def test_bad_input_through_api_gateway_is_a_422_with_the_error_body(handler: Han
     assert "whitespace" in json.loads(response["body"])["message"]
     v1 = event("api-gateway-rest-v1.json") | {"body": "{not json"}
     assert handler(v1, None)["statusCode"] == 400
+
+
+def without(event: dict[str, Any], *path: str) -> dict[str, Any]:
+    """``event`` less the key at ``path`` (e.g. ``"requestContext", "http"``)."""
+    event = json.loads(json.dumps(event))
+    *parents, key = path
+    inner = event
+    for parent in parents:
+        inner = inner[parent]
+    del inner[key]
+    return event
+
+
+MALFORMED_EVENTS = [
+    pytest.param({"requestContext": {}}, "unable to infer a handler", id="no-http-fields"),
+    pytest.param(without(event("http-api-v2.json"), "requestContext", "http"), "KeyError", id="v2-without-http"),
+    pytest.param(without(event("api-gateway-rest-v1.json"), "httpMethod"), "KeyError", id="v1-without-method"),
+    pytest.param(event("api-gateway-rest-v1.json") | {"httpMethod": ["POST"]}, "must be strings", id="method-a-list"),
+    pytest.param(event("api-gateway-rest-v1.json") | {"headers": "json"}, "AttributeError", id="headers-a-string"),
+]
+
+
+@pytest.mark.parametrize(("malformed", "hint"), MALFORMED_EVENTS)
+def test_a_malformed_http_event_is_a_400_that_says_what_to_send(
+    handler: Handler, malformed: dict[str, Any], hint: str
+) -> None:
+    response = handler(malformed, None)
+    assert response["statusCode"] == 400
+    error = json.loads(response["body"])
+    assert error["error"] == "invalid_event"
+    assert hint in error["message"] and "events/" in error["message"]
+    assert handler(event("http-api-v2.json"), None)["statusCode"] == 200  # and the handler keeps serving
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+HTTP_KEYS = ["body", "headers", "httpMethod", "path", "rawPath", "isBase64Encoded", "version", "queryStringParameters"]
+# hand-written invokes: any JSON, HTTP-looking events with odd fields, and the samples with fields replaced
+ANY_EVENT = (
+    JSON
+    | st.fixed_dictionaries({"requestContext": JSON}, optional=dict.fromkeys(HTTP_KEYS, JSON))
+    | st.builds(
+        lambda name, changes: event(name) | changes,
+        st.sampled_from(["api-gateway-rest-v1.json", "http-api-v2.json"]),
+        st.dictionaries(st.sampled_from(HTTP_KEYS), JSON, max_size=2),
+    )
+)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
+@given(invocation=ANY_EVENT)
+def test_no_event_crashes_the_handler_or_gets_a_5xx(handler: Handler, invocation: Any) -> None:
+    response = handler(invocation, None)
+    assert isinstance(response, dict)
+    assert response.get("statusCode", 200) < 500
 
 
 def test_health_and_ready_answer_through_api_gateway(handler: Handler) -> None:

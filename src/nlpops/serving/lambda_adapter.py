@@ -3,9 +3,11 @@
 HTTP events (API Gateway REST v1, HTTP API v2, Function URLs, ALB) go through the FastAPI app via Mangum, so
 Lambda answers exactly what the server answers: same validation, same error bodies. A direct invoke
 (``{"text": ...}`` or ``{"texts": [...]}``, e.g. from the AWS CLI or Step Functions) goes through the same
-``/predict`` route and gets the JSON body back. ``build_handler`` loads the model (or takes the one
-``lambda_handler`` started preloading); ``lambda_handler`` calls it at import, which is Lambda's init phase,
-so the model loads once per container and never inside the handler.
+``/predict`` route and gets the JSON body back; a hand-written event that looks like HTTP (it has a
+``requestContext``) but cannot be read as a request gets a 400 ``invalid_event``, not a crashed invocation.
+``build_handler`` loads the model (or takes the one ``lambda_handler`` started preloading); ``lambda_handler``
+calls it at import, which is Lambda's init phase, so the model loads once per container and never inside the
+handler.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from mangum import Mangum
 
 from nlpops.serving import preload
 from nlpops.serving.app import create_app
+from nlpops.serving.schemas import ErrorBody
 from nlpops.serving.settings import Settings
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -45,6 +48,33 @@ def as_http_event(payload: Any) -> dict[str, Any]:
     }
 
 
+def unreadable(adapter: Mangum, event: dict[str, Any], context: Any) -> str | None:
+    """Why Mangum cannot read ``event`` as an HTTP request, or None if it can.
+
+    Events from API Gateway, Function URLs and ALB always can; a hand-written one sent as a direct invoke (a
+    partial copy of a sample event, say) may not, and Mangum reads events by plain indexing, so any error means
+    a malformed event, not a bug to crash the invocation with.
+    """
+    try:
+        request = adapter.infer(event, context)
+        method, path, _ = request.scope["method"], request.scope["path"], request.body
+    except Exception as err:
+        return f"{type(err).__name__}: {err}"
+    if not isinstance(method, str) or not isinstance(path, str):  # copied from the event as they are
+        return f"its HTTP method and path must be strings, not {type(method).__name__} and {type(path).__name__}"
+    return None
+
+
+def malformed_event(problem: str) -> dict[str, Any]:
+    """A 400 in the HTTP response shape the event claimed, saying what a readable event looks like."""
+    message = (
+        f"the event has a requestContext but is not a readable API Gateway, Function URL or ALB request ({problem}); "
+        'send a complete event (see events/ in the repository) or invoke directly with {"text": "..."}'
+    )
+    body = ErrorBody(error="invalid_event", message=message)
+    return {"statusCode": 400, "headers": {"content-type": "application/json"}, "body": body.model_dump_json()}
+
+
 def build_handler(settings: Settings) -> Handler:
     """Load the model now (or wait for its preload) and return the handler that serves it."""
     app = create_app(settings, classifier=preload.classifier_for(settings))
@@ -52,7 +82,8 @@ def build_handler(settings: Settings) -> Handler:
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if is_http_event(event):
-            return adapter(event, context)
+            problem = unreadable(adapter, event, context)
+            return malformed_event(problem) if problem else adapter(event, context)
         response = adapter(as_http_event(event), context)
         body = json.loads(response["body"])
         return body if response["statusCode"] == 200 else {"statusCode": response["statusCode"], **body}
