@@ -64,6 +64,7 @@ def test_predict_a_batch_keeps_the_order(client: TestClient) -> None:
 
 BAD_REQUESTS = [
     pytest.param(b'{"text": "unterminated', JSON, 400, "not valid JSON", id="malformed-json"),
+    pytest.param(b'{"text": "caf\xe9"}', JSON, 400, "send UTF-8 encoded JSON", id="not-utf-8"),
     pytest.param(b"", JSON, 422, "exactly one of", id="empty-body"),
     pytest.param(b'{"text": 42}', JSON, 422, "valid string", id="text-not-a-string"),
     pytest.param(b'{"texts": "one text"}', JSON, 422, "valid list", id="texts-not-a-list"),

@@ -30,6 +30,7 @@ CODES = {
 }
 EMPTY_BODY = 'the body is empty; send exactly one of "text" (a string) or "texts" (a list of strings)'
 HINTS = {
+    400: 'send UTF-8 encoded JSON, e.g. {"text": "A witty film."}',  # FastAPI could not decode the body
     404: "see /docs for the endpoints",
     405: "see /docs for the methods each endpoint accepts",
 }
