@@ -42,6 +42,31 @@ def test_bad_input_files_are_one_error_line(tiny_artifact: Path, tmp_path: Path,
     assert "python export.py" in capsys.readouterr().err
 
 
+def test_a_file_that_is_not_utf8_is_one_error_line(
+    tiny_artifact: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    source = tmp_path / "reviews.txt"
+    source.write_bytes("a witty film\nun film charmant, très réussi\n".encode("latin-1"))
+    assert main([str(source), "--artifact", str(tiny_artifact)]) == 2
+    assert "reviews.txt is not UTF-8 text (invalid continuation byte: byte 0xe8); convert it" in capsys.readouterr().err
+
+
+def test_the_output_is_written_whole_or_not_at_all(
+    tiny_artifact: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    source, output = tmp_path / "reviews.jsonl", tmp_path / "predictions.jsonl"
+    output.write_text("yesterday's predictions\n")
+    source.write_text('{"text": "a witty film"}\n{"text": 3}\n')
+    assert main([str(source), "--artifact", str(tiny_artifact), "-o", str(output)]) == 2
+    assert output.read_text() == "yesterday's predictions\n"  # a bad input leaves the old output as it was
+    source.write_text('{"text": "a witty film"}\n')
+    assert main([str(source), "--artifact", str(tiny_artifact), "-o", str(output)]) == 0
+    assert json.loads(output.read_text())["text"] == "a witty film"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["predictions.jsonl", "reviews.jsonl"]  # no scratch
+    assert main([str(source), "--artifact", str(tiny_artifact), "-o", str(source / "predictions.jsonl")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
 def test_help_and_stdin(tiny_artifact: Path) -> None:
     usage = subprocess.run([sys.executable, "-m", "nlpops.serving.predict", "--help"], capture_output=True, text=True)
     assert usage.returncode == 0 and "--artifact" in usage.stdout

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TextIO
 
 from nlpops.errors import UserError
-from nlpops.serving.core import OnnxClassifier
+from nlpops.serving.core import OnnxClassifier, Prediction
 from nlpops.serving.settings import VARIANTS, Settings
+from nlpops.utils.files import atomic_file
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -50,19 +51,41 @@ def read_texts(path: str, field: str) -> Iterator[str]:
     """Non-blank lines of a text file, or the ``field`` of each JSON Lines record."""
     is_jsonl = path.endswith((".jsonl", ".ndjson"))
     with open_input(path) as lines:
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            if not is_jsonl:
-                yield line.rstrip("\n")
-                continue
-            try:
-                text = json.loads(line)[field]
-            except (ValueError, KeyError, TypeError):
-                raise UserError(f"{path}:{number}: expected a JSON object with a string field '{field}'") from None
-            if not isinstance(text, str) or not text.strip():
-                raise UserError(f"{path}:{number}: field '{field}' is not a non-blank string")
-            yield text
+        try:
+            for number, line in enumerate(lines, 1):
+                if not line.strip():
+                    continue
+                if not is_jsonl:
+                    yield line.rstrip("\n")
+                    continue
+                try:
+                    text = json.loads(line)[field]
+                except (ValueError, KeyError, TypeError):
+                    raise UserError(f"{path}:{number}: expected a JSON object with a string field '{field}'") from None
+                if not isinstance(text, str) or not text.strip():
+                    raise UserError(f"{path}:{number}: field '{field}' is not a non-blank string")
+                yield text
+        except UnicodeDecodeError as err:
+            raise UserError(
+                f"{path} is not UTF-8 text ({err.reason}: byte {err.object[err.start]:#04x}); "
+                f"convert it first, e.g. iconv -f latin1 -t utf-8 {path}"
+            ) from None
+
+
+def write_predictions(output: str, texts: Sequence[str], predictions: Sequence[Prediction]) -> None:
+    """JSON Lines to stdout (``-``) or to ``output``, which is replaced only once every line is written."""
+    lines = (
+        json.dumps({"text": text, "label": p.label, "score": p.score, "scores": p.scores}, ensure_ascii=False) + "\n"
+        for text, p in zip(texts, predictions, strict=True)
+    )
+    if output == "-":
+        sys.stdout.writelines(lines)
+        return
+    try:
+        with atomic_file(Path(output)) as scratch, scratch.open("w", encoding="utf-8") as out:
+            out.writelines(lines)
+    except OSError as err:
+        raise UserError(f"cannot write {output}: {err.strerror}") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,17 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         started = time.perf_counter()
         predictions = model.predict_batched(texts, batch_size=args.batch_size)
         seconds = time.perf_counter() - started
+        write_predictions(args.output, texts, predictions)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    out = sys.stdout if args.output == "-" else open(args.output, "w", encoding="utf-8")  # noqa: SIM115
-    try:
-        for text, p in zip(texts, predictions, strict=True):
-            record = {"text": text, "label": p.label, "score": p.score, "scores": p.scores}
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    finally:
-        if out is not sys.stdout:
-            out.close()
     rate = len(texts) / seconds if seconds > 0 else 0.0
     print(f"{len(texts)} texts in {seconds:.2f} s ({rate:.0f}/s, {args.variant})", file=sys.stderr)
     return 0
