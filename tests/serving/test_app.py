@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import gc
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +21,33 @@ from tests.serving.artifacts import LABELS
 MAX_TEXT_CHARS, MAX_BATCH, MAX_BODY_BYTES = 200, 4, 4_000
 JSON = {"Content-Type": "application/json"}
 FORM = "application/x-www-form-urlencoded"  # what `curl -d` sends unless told otherwise
+
+SERVER_START_THEN_OPENAPI = """
+import json
+from pydantic import BaseModel
+from nlpops.serving import preload
+from nlpops.serving.settings import Settings
+
+settings = Settings.from_env()
+preload.start(settings)  # as python -m nlpops.serving does, before anything imports FastAPI
+from fastapi.openapi.models import OpenAPI
+from fastapi.testclient import TestClient
+from nlpops.serving.app import create_app
+from nlpops.serving.schemas import PredictResponse
+
+with TestClient(create_app(settings)) as client:
+    predicted = client.post("/predict", json={"text": "a witty film"}).status_code
+    deferred = not OpenAPI.__pydantic_complete__
+    document = client.get("/openapi.json").json()
+print(json.dumps({
+    "predicted": predicted,
+    "deferred_until_openapi_json": deferred,
+    "built_by_then": OpenAPI.__pydantic_complete__,
+    "own_models_built": PredictResponse.__pydantic_complete__,
+    "base_config_restored": BaseModel.model_config == {},
+    "document": document,
+}))
+"""
 
 
 @pytest.fixture(scope="module")
@@ -212,6 +243,24 @@ def test_the_lifespan_takes_the_model_the_server_preloaded(tiny_artifact: Path) 
         assert gc.isenabled()  # ...which is back once the lifespan has the model,
         assert gc.get_freeze_count() > 0  # after what startup made was frozen: never scanned again
     assert preload.take(settings) is None  # taken once, by the lifespan
+
+
+def test_fastapis_openapi_models_build_at_the_first_openapi_json_with_the_same_document(tiny_artifact: Path) -> None:
+    env = os.environ | {"NLPOPS_ARTIFACT_DIR": str(tiny_artifact)}
+    run = subprocess.run(
+        [sys.executable, "-c", SERVER_START_THEN_OPENAPI], env=env, capture_output=True, text=True, check=False
+    )
+    assert run.returncode == 0, run.stderr
+    started = json.loads(run.stdout)
+    built_at_import = create_app(Settings(artifact_dir=tiny_artifact)).openapi()  # plain FastAPI import here
+    assert started.pop("document") == built_at_import
+    assert started == {
+        "predicted": 200,
+        "deferred_until_openapi_json": True,  # startup and predictions never built them...
+        "built_by_then": True,  # ...GET /openapi.json did
+        "own_models_built": True,  # the project's models are built as usual
+        "base_config_restored": True,  # defer_build was set only while FastAPI imported
+    }
 
 
 @pytest.mark.usefixtures("gc_unfrozen_after")
