@@ -37,6 +37,8 @@ def test_keyword_overrides_win_over_the_environment() -> None:
         ("NLPOPS_VARIANT", "fp16", "NLPOPS_VARIANT must be one of int8, fp32"),
         ("NLPOPS_VERIFY_CHECKSUMS", "maybe", "expected true or false"),
         ("NLPOPS_PORT", "70000", "NLPOPS_PORT must be between"),
+        ("NLPOPS_HOST", "", r"NLPOPS_HOST is set but empty: unset it for the default \(127.0.0.1\)"),
+        ("NLPOPS_ARTIFACT_DIR", " ", "NLPOPS_ARTIFACT_DIR is set but empty"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:

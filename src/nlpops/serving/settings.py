@@ -22,7 +22,8 @@ VARIANTS = ("int8", "fp32")
 class Settings:
     """Every knob of the serving stack; the environment variable is ``NLPOPS_`` + the upper-cased name.
 
-    Each annotation carries what the setting means, which ``nlpops-serve --help`` prints.
+    Each annotation carries what the setting means, which ``nlpops-serve --help`` prints. A variable that is
+    set but empty is an error, not the default.
     """
 
     artifact_dir: Annotated[Path, "the model artifact (python export.py)"] = Path("models/text-classifier-onnx")
@@ -48,6 +49,11 @@ class Settings:
             if field.name in overrides:
                 values[field.name] = overrides[field.name]
             elif name in environ:
+                if not environ[name].strip():  # e.g. NLPOPS_HOST=$HOST with HOST unset: "" would bind every interface
+                    raise UserError(
+                        f"environment variable {name} is set but empty: unset it for the default "
+                        f"({_shown(field.default)}) or give it a value"
+                    )
                 values[field.name] = _parse(name, environ[name], _PARSERS[field.name])
         settings = cls(**values)
         settings.validate()
