@@ -39,7 +39,11 @@ def test_a_batch_gives_the_same_predictions_as_one_text_at_a_time(core: OnnxClas
     single = [core.predict([text])[0] for text in texts]
     assert [p.label for p in batched] == [p.label for p in single]
     np.testing.assert_allclose([p.score for p in batched], [p.score for p in single], atol=1e-3)
-    assert [p.label for p in core.predict_batched(texts, batch_size=2)] == [p.label for p in single]
+    progress: list[int] = []
+    assert [p.label for p in core.predict_batched(texts, batch_size=2, progress=progress.append)] == [
+        p.label for p in single
+    ]
+    assert progress == [2, 1]  # texts done, batch by batch
 
 
 def test_long_texts_are_truncated_to_the_manifest_max_length(core: OnnxClassifier) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import select
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +82,39 @@ def test_help_and_stdin(tiny_artifact: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["label"] == "fresh"
+    assert "reading texts from the terminal" not in result.stderr and "predicting" not in result.stderr  # piped
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_on_a_terminal_it_says_it_reads_stdin_and_shows_progress(tiny_artifact: Path) -> None:
+    import fcntl
+    import termios
+
+    controller, terminal = os.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a width for the progress bar
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nlpops.serving.predict", "--artifact", str(tiny_artifact), "--batch-size", "1"],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    shown = b""
+    while b"reading texts from the terminal" not in shown:  # the hint comes before it waits for input
+        assert select.select([controller], [], [], 60)[0], f"no hint on the terminal: {shown!r}"
+        shown += os.read(controller, 4096)
+    os.write(controller, b"a brilliant movie\na witty film\n\x04")  # two lines, then Ctrl-D
+    stdout, _ = process.communicate(timeout=60)
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # EIO: the command exited and closed the terminal
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert process.returncode == 0
+    assert [json.loads(line)["text"] for line in stdout.decode().splitlines()] == ["a brilliant movie", "a witty film"]
+    assert b"predicting:" in shown and b"/2 [" in shown and b"text/s]" in shown  # the progress bar (then cleared)
+    assert b"2 texts in" in shown

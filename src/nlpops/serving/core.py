@@ -6,7 +6,7 @@ tokenization and post-processing exist once. It imports numpy, tokenizers and on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,12 +132,19 @@ class OnnxClassifier:
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         return postprocess(self.logits(texts), self.labels)
 
-    def predict_batched(self, texts: Sequence[str], batch_size: int = 32) -> list[Prediction]:
-        """Predict many texts: sorted by length into batches (less padding), returned in input order."""
+    def predict_batched(
+        self, texts: Sequence[str], batch_size: int = 32, progress: Callable[[int], object] | None = None
+    ) -> list[Prediction]:
+        """Predict many texts: sorted by length into batches (less padding), returned in input order.
+
+        ``progress`` is called with the number of texts of each batch once it is predicted.
+        """
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         results: list[Prediction | None] = [None] * len(texts)
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             for index, prediction in zip(chunk, self.predict([texts[i] for i in chunk]), strict=True):
                 results[index] = prediction
+            if progress:
+                progress(len(chunk))
         return results  # type: ignore[return-value]

@@ -2,7 +2,7 @@
 
 Reads one text per line (``.txt``) or JSON Lines with a text field (``.jsonl``), from files or stdin, and
 writes one JSON object per input line (the input text, label, score, all scores) on the same core the API
-serves with, so offline scores are the scores the API would give.
+serves with, so offline scores are the scores the API would give. On a terminal it shows a progress bar.
 """
 
 from __future__ import annotations
@@ -16,16 +16,21 @@ from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import TextIO
 
+from tqdm import tqdm
+
 from nlpops.errors import UserError
 from nlpops.serving.core import OnnxClassifier, Prediction
 from nlpops.serving.settings import VARIANTS, Settings
 from nlpops.utils.files import atomic_file
 
+PROG = "python -m nlpops.serving.predict"
+TERMINAL_HINT = f"reading texts from the terminal, one a line; end with Ctrl-D (or pass files: {PROG} reviews.txt)"
+
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     defaults = Settings.from_env()
     parser = argparse.ArgumentParser(
-        prog="python -m nlpops.serving.predict",
+        prog=PROG,
         description="Classify texts in batch with an exported model artifact (no torch needed).",
     )
     parser.add_argument("inputs", nargs="*", default=["-"], help="text files (one text a line) or .jsonl; - = stdin")
@@ -40,6 +45,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def open_input(path: str) -> AbstractContextManager[TextIO]:
     if path == "-":
+        if sys.stdin.isatty():  # e.g. `make predict` without INPUT: say what it waits for
+            print(TERMINAL_HINT, file=sys.stderr)
         return nullcontext(sys.stdin)  # stdin is not ours to close
     try:
         return open(path, encoding="utf-8")  # closed by the caller's with block
@@ -96,7 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = OnnxClassifier.load(args.artifact, variant=args.variant, intra_op_threads=args.threads)
         texts = [text for path in args.inputs for text in read_texts(path, args.field)]
         started = time.perf_counter()
-        predictions = model.predict_batched(texts, batch_size=args.batch_size)
+        with tqdm(total=len(texts), desc="predicting", unit="text", file=sys.stderr, disable=None, leave=False) as bar:
+            predictions = model.predict_batched(texts, batch_size=args.batch_size, progress=bar.update)
         seconds = time.perf_counter() - started
         write_predictions(args.output, texts, predictions)
     except UserError as err:
