@@ -37,8 +37,10 @@ def load_classifier(settings: Settings) -> OnnxClassifier:
 
 
 def start(settings: Settings) -> None:
-    """Begin loading the model named by ``settings`` in a daemon thread, pause the GC until ``take``, and
-    meanwhile import FastAPI (``import_fastapi``)."""
+    """Begin loading the model named by ``settings`` in a daemon thread, and import FastAPI meanwhile.
+
+    The cyclic GC stays paused until ``take``; FastAPI is imported as ``import_fastapi`` says.
+    """
     global _started
     gc.disable()
     future: Future = Future()
