@@ -164,3 +164,14 @@ def test_a_missing_model_says_to_train_first(tmp_path: Path) -> None:
 def test_labels_the_model_does_not_know_are_refused(tiny_classifier: Path, tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"labels \['meh'\]"):
         export_artifact(tiny_classifier, tmp_path / "out", VAL, [("a film", "meh")], MAX_LENGTH)
+
+
+def test_an_opset_the_exporter_cannot_write_is_refused_not_recorded(tiny_classifier: Path, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"the ONNX exporter wrote opset 18, not the opset 7 asked for"):
+        export_artifact(tiny_classifier, tmp_path / "out", VAL, TEST, MAX_LENGTH, opset=7, optimize=False)
+    assert not (tmp_path / "out").exists()  # no artifact whose manifest names an opset its model does not have
+
+
+def test_the_cpu_rewrites_need_opset_18_and_say_so_before_exporting(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"opset 17 is too old for optimize=true.*optimize=false"):
+        export_artifact(tmp_path / "not-even-loaded", tmp_path / "out", VAL, TEST, MAX_LENGTH, opset=17)

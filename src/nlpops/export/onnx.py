@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import onnx
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
@@ -78,6 +79,18 @@ def export_fp32(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path
             dynamic_shapes=dynamic,
             verbose=False,
         )
+    written = written_opset(path)
+    if written != opset:  # the exporter falls back to its own opset when it cannot convert to the one asked for
+        raise UserError(
+            f"the ONNX exporter wrote opset {written}, not the opset {opset} asked for (it cannot convert the graph "
+            f"to that version); ask for another, e.g. opset={written}"
+        )
+
+
+def written_opset(path: Path) -> int:
+    """The standard-domain opset the ONNX model at ``path`` declares."""
+    model = onnx.load(str(path), load_external_data=False)
+    return next(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
 
 
 @contextmanager

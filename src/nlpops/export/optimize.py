@@ -30,6 +30,8 @@ from onnxscript.rewriter.ort_fusions.shape_optimization import rules as shape_ru
 
 from nlpops.export.onnx import quiet
 
+MIN_OPSET = 18  # the written-out LayerNorm gives ReduceMean its axes as an input, which opset 18 introduced
+
 
 class WrittenOutLayerNorm(pattern.RewriteRuleClassBase):
     """``LayerNormalization`` over the last axis, as the elementwise ops it stands for."""

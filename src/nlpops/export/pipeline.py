@@ -23,7 +23,7 @@ from nlpops.errors import UserError
 from nlpops.export import parity
 from nlpops.export.manifest import build_manifest
 from nlpops.export.onnx import export_fp32, load_classifier
-from nlpops.export.optimize import optimize_for_cpu
+from nlpops.export.optimize import MIN_OPSET, optimize_for_cpu
 from nlpops.export.quantize import candidates, needs_calibration, num_layers, quantize_int8, sensitive_form
 from nlpops.serving.artifact import MANIFEST, TOKENIZER
 from nlpops.serving.core import OnnxClassifier
@@ -73,6 +73,11 @@ def export_artifact(
     """
     thresholds = thresholds or parity.Thresholds()
     candidates(int8_method, 1)  # an unknown method fails now, not after minutes of export
+    if optimize and opset < MIN_OPSET:
+        raise UserError(
+            f"opset {opset} is too old for optimize=true, whose graph needs opset {MIN_OPSET} or later; ask for "
+            f"opset={MIN_OPSET} or set optimize=false for a standard ONNX graph"
+        )
     sensitive = sensitive_form(sensitive_matmuls)
     if not val or not test:
         raise UserError("export needs validation and test sentences for its parity checks; a split is empty")
