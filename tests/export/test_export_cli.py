@@ -116,3 +116,23 @@ def test_the_cli_fails_with_one_error_line_and_exit_2(toy_csv: Path, tmp_path: P
     assert len(errors) == 1 and "run `python train.py` first" in errors[0]
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "onnx").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("optimize=no", "optimize must be bool, got 'no'"),  # a string, and every string is truthy
+        ("quantize=1", "quantize must be bool, got 1"),
+        ("opset=latest", "opset must be int, got 'latest'"),
+        ("max_length=64.5", "max_length must be int, got 64.5"),
+        ("parity.min_int8_agreement=high", "parity.min_int8_agreement must be float, got 'high'"),
+        ("parity.max_sentences=0", "parity.max_sentences must be a positive integer, got 0"),
+        ("calibration_sentences=many", "calibration_sentences must be a positive integer"),
+    ],
+)
+def test_bad_config_values_are_refused_before_any_work(
+    toy_csv: Path, tmp_path: Path, override: str, message: str
+) -> None:
+    cfg = compose_export(*toy_overrides(tmp_path / "no-model", toy_csv, tmp_path / "onnx"), override)
+    with pytest.raises(UserError, match=message):  # not "run `python train.py` first": values are checked first
+        export(cfg)

@@ -12,8 +12,10 @@ from nlpops.errors import positive_int
 from nlpops.export.onnx import check_model_dir
 from nlpops.export.parity import Thresholds
 from nlpops.export.pipeline import export_artifact
+from nlpops.utils.instantiate import check_arguments
 
 log = logging.getLogger(__name__)
+ARGUMENT_KEYS = ("max_length", "opset", "quantize", "int8_method", "optimize", "sensitive_matmuls")
 
 
 def export(cfg: DictConfig) -> dict[str, float]:
@@ -21,10 +23,14 @@ def export(cfg: DictConfig) -> dict[str, float]:
 
     INT8 calibration, where the method needs it, runs on training sentences spread evenly over the split.
     """
-    check_model_dir(Path(cfg.model_dir))
-    count = positive_int("calibration_sentences", cfg.calibration_sentences)
-    examples = instantiate(cfg.data).load_splits()
+    check_arguments({key: cfg[key] for key in ARGUMENT_KEYS}, export_artifact)  # optimize=no: a clear error
+    check_arguments(cfg.parity, Thresholds, "parity")
     limit = cfg.parity.get("max_sentences")
+    if limit is not None:
+        positive_int("parity.max_sentences", limit)
+    count = positive_int("calibration_sentences", cfg.calibration_sentences)
+    check_model_dir(Path(cfg.model_dir))
+    examples = instantiate(cfg.data).load_splits()
     val, test = ([(e.text, e.label) for e in examples[split][:limit]] for split in ("val", "test"))
     train = examples["train"]
     calibration = [e.text for e in train[:: max(1, len(train) // count)][:count]]

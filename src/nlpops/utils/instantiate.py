@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import types
 import typing
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hydra.errors import InstantiationException
@@ -54,22 +55,33 @@ def build_all(group: DictConfig | None) -> list[Any]:
     ]
 
 
-def _check_types(node: DictConfig, key: str) -> None:
-    """Raise ``UserError`` for a plain value whose type the target's signature does not accept."""
-    hints = _parameter_hints(node["_target_"])
-    for name, value in node.items():
+def check_arguments(values: Mapping[str, Any], target: Callable[..., Any], key: str = "") -> None:
+    """Raise ``UserError`` for a plain value in ``values`` whose type ``target``'s signature does not accept.
+
+    For config keys passed to a function by hand rather than through ``_target_``; ``key`` prefixes the names.
+    """
+    hints = _parameter_hints(target)
+    for name, value in values.items():
         if name.startswith("_") or name not in hints or isinstance(value, DictConfig | ListConfig):
             continue
         accepted = _simple_types(hints[name])
         if accepted and not _accepts(accepted, value):
             names = " or ".join(t.__name__ if t is not type(None) else "null" for t in accepted)
-            raise UserError(f"{key}.{name} must be {names}, got {value!r}")
+            raise UserError(f"{key + '.' if key else ''}{name} must be {names}, got {value!r}")
 
 
-def _parameter_hints(target: str) -> dict[str, Any]:
+def _check_types(node: DictConfig, key: str) -> None:
+    """Raise ``UserError`` for a plain value whose type the target's signature does not accept."""
+    try:
+        target = get_object(node["_target_"])
+    except Exception:  # an unknown target fails when it is built, with its own message
+        return
+    check_arguments(node, target, key)
+
+
+def _parameter_hints(obj: Callable[..., Any]) -> dict[str, Any]:
     """Type hints of a callable's parameters; for a class, of every ``__init__`` along its MRO (for **kwargs)."""
     try:
-        obj = get_object(target)
         if not inspect.isclass(obj):
             return typing.get_type_hints(obj)
         hints: dict[str, Any] = {}
