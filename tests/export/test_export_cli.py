@@ -128,6 +128,9 @@ def test_the_cli_fails_with_one_error_line_and_exit_2(toy_csv: Path, tmp_path: P
         ("parity.min_int8_agreement=high", "parity.min_int8_agreement must be float, got 'high'"),
         ("parity.max_sentences=0", "parity.max_sentences must be a positive integer, got 0"),
         ("calibration_sentences=many", "calibration_sentences must be a positive integer"),
+        ("parity.min_int8_agreement=99", r"parity.min_int8_agreement is a share from 0 to 1, got 99"),  # a percent
+        ("parity.fp32_atol=0", "parity.fp32_atol must be more than 0"),
+        ("parity.max_int8_accuracy_drop_points=-0.5", "parity.max_int8_accuracy_drop_points must be 0 or more"),
     ],
 )
 def test_bad_config_values_are_refused_before_any_work(

@@ -175,3 +175,9 @@ def test_an_opset_the_exporter_cannot_write_is_refused_not_recorded(tiny_classif
 def test_the_cpu_rewrites_need_opset_18_and_say_so_before_exporting(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"opset 17 is too old for optimize=true.*optimize=false"):
         export_artifact(tmp_path / "not-even-loaded", tmp_path / "out", VAL, TEST, MAX_LENGTH, opset=17)
+
+
+def test_a_max_length_beyond_the_models_positions_is_refused(tiny_classifier: Path, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"max_length 129 is more than the 128 token positions .*=128 or less"):
+        export_artifact(tiny_classifier, tmp_path / "out", VAL, TEST, max_length=129)
+    assert not (tmp_path / "out").exists()  # serving would have failed on every text longer than 128 tokens

@@ -19,7 +19,7 @@ import numpy as np
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from nlpops.data.classification import check_labels_known
-from nlpops.errors import UserError
+from nlpops.errors import UserError, positive_int
 from nlpops.export import parity
 from nlpops.export.manifest import build_manifest
 from nlpops.export.onnx import export_fp32, load_classifier
@@ -82,6 +82,7 @@ def export_artifact(
     if not val or not test:
         raise UserError("export needs validation and test sentences for its parity checks; a split is empty")
     model, tokenizer = load_classifier(model_dir)
+    check_max_length(max_length, model, model_dir)
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
     check_labels_known([label for _, label in test], labels, model_dir)
     pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
@@ -121,6 +122,17 @@ def export_artifact(
         write_manifest(models, metrics)
     log.info("Wrote the model artifact to %s", artifact_dir)
     return metrics
+
+
+def check_max_length(max_length: int, model: PreTrainedModel, model_dir: Path) -> None:
+    """Serving truncates texts to ``max_length`` tokens: the model must have that many positions."""
+    positive_int("max_length", max_length)
+    positions = getattr(model.config, "max_position_embeddings", None)
+    if positions is not None and max_length > positions:  # long texts would fail in ONNX Runtime, at serving time
+        raise UserError(
+            f"max_length {max_length} is more than the {positions} token positions of {model_dir} "
+            f"(max_position_embeddings); set max_length={positions} or less"
+        )
 
 
 def check_fp32(
