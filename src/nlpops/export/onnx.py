@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import onnx
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
@@ -67,7 +66,7 @@ def export_fp32(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path
     dynamic = {name: {0: batch, 1: sequence} for name in INPUT_NAMES}
     with warnings.catch_warnings(), torch.no_grad(), quiet("onnx_ir", "onnxscript", "torch.onnx"):
         warnings.simplefilter("ignore")  # exporter chatter (torchvision ops, axis renames) that users cannot act on
-        torch.onnx.export(
+        program = torch.onnx.export(
             LogitsOnly(model).eval(),
             (example["input_ids"], example["attention_mask"]),
             str(path),
@@ -79,18 +78,12 @@ def export_fp32(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path
             dynamic_shapes=dynamic,
             verbose=False,
         )
-    written = written_opset(path)
+    written = program.model.opset_imports[""]  # what it wrote, without reading the file back
     if written != opset:  # the exporter falls back to its own opset when it cannot convert to the one asked for
         raise UserError(
             f"the ONNX exporter wrote opset {written}, not the opset {opset} asked for (it cannot convert the graph "
             f"to that version); ask for another, e.g. opset={written}"
         )
-
-
-def written_opset(path: Path) -> int:
-    """The standard-domain opset the ONNX model at ``path`` declares."""
-    model = onnx.load(str(path), load_external_data=False)
-    return next(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
 
 
 @contextmanager
