@@ -1,11 +1,13 @@
-"""Run the real entry points (train.py, eval.py) as users do: in a subprocess from the repository root."""
+"""Run the real entry points (train.py, eval.py) as users do, or Python code, in a fresh process from the repo root."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,3 +40,12 @@ def start_cli(script: str, *overrides: str, env: dict[str, str] | None = None) -
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def run_python_json(code: str, **env: str) -> Any:
+    """Run ``python -c CODE`` in a fresh process (``env`` added to its environment); the JSON its last line prints."""
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=cli_env(**env), capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import gc
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from nlpops.serving.app import create_app
 from nlpops.serving.settings import Settings
+from tests.cli import run_python_json
 from tests.serving.artifacts import LABELS
 
 MAX_TEXT_CHARS, MAX_BATCH, MAX_BODY_BYTES = 200, 4, 4_000
@@ -246,12 +243,7 @@ def test_the_lifespan_takes_the_model_the_server_preloaded(tiny_artifact: Path) 
 
 
 def test_fastapis_openapi_models_build_at_the_first_openapi_json_with_the_same_document(tiny_artifact: Path) -> None:
-    env = os.environ | {"NLPOPS_ARTIFACT_DIR": str(tiny_artifact)}
-    run = subprocess.run(
-        [sys.executable, "-c", SERVER_START_THEN_OPENAPI], env=env, capture_output=True, text=True, check=False
-    )
-    assert run.returncode == 0, run.stderr
-    started = json.loads(run.stdout)
+    started = run_python_json(SERVER_START_THEN_OPENAPI, NLPOPS_ARTIFACT_DIR=str(tiny_artifact))
     built_at_import = create_app(Settings(artifact_dir=tiny_artifact)).openapi()  # plain FastAPI import here
     assert started.pop("document") == built_at_import
     assert started == {

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +14,7 @@ from hypothesis import strategies as st
 from nlpops.serving.lambda_adapter import Handler, build_handler
 from nlpops.serving.lambda_invoke import main as invoke_main
 from nlpops.serving.settings import Settings
+from tests.cli import run_python_json
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -53,10 +51,7 @@ def handler(tiny_artifact: Path) -> Handler:
 
 
 def test_the_lambda_init_loads_the_model_while_fastapi_imports(tiny_artifact: Path) -> None:
-    env = os.environ | {"NLPOPS_ARTIFACT_DIR": str(tiny_artifact)}
-    run = subprocess.run([sys.executable, "-c", LAMBDA_INIT], env=env, capture_output=True, text=True, check=False)
-    assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout) == {
+    assert run_python_json(LAMBDA_INIT, NLPOPS_ARTIFACT_DIR=str(tiny_artifact)) == {
         "began_with_fastapi_imported": [False],  # preloading began before FastAPI and Mangum were imported
         "preload_left": False,  # and the handler took its model: nothing was loaded twice
         "gc_enabled": True,  # the GC paused during init is back

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from nlpops.serving.settings import Settings
+from tests.cli import run_python_json
 from tests.local_servers import free_port, request
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -96,17 +96,7 @@ def test_the_server_process_runs_uvloop_and_httptools_and_has_no_torch_loaded(
 
 
 def test_serving_modules_never_import_torch_lightning_hydra_or_transformers(tiny_artifact: Path) -> None:
-    env = os.environ | {"NLPOPS_ARTIFACT_DIR": str(tiny_artifact)}
-    result = subprocess.run(
-        [sys.executable, "-c", IMPORT_EVERYTHING_SERVING_USES],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    loaded = set(run_python_json(IMPORT_EVERYTHING_SERVING_USES, NLPOPS_ARTIFACT_DIR=str(tiny_artifact)))
     assert "onnxruntime" in loaded and "fastapi" in loaded
     assert not loaded & set(HEAVY), f"serving imported {loaded & set(HEAVY)}"
 
