@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,10 +25,10 @@ def test_the_packaged_artifact_serves_its_variant_exactly_like_the_original(
 ) -> None:
     names = package_artifact(tiny_artifact, tmp_path / "model", "int8")
     assert sorted(names) == sorted(path.name for path in (tmp_path / "model").iterdir())
-    assert set(names) == {"manifest.json", "tokenizer.json", "model.int8.onnx"}
+    assert set(names) == {"manifest.json", "tokenizer.json", "model.int8.onnx", "model.int8.onnx.data"}
     manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
     assert manifest["models"] == {"int8": "model.int8.onnx"}
-    assert set(manifest["checksums"]) == {"tokenizer.json", "model.int8.onnx"}
+    assert set(manifest["checksums"]) == {"tokenizer.json", "model.int8.onnx", "model.int8.onnx.data"}
 
     packaged = OnnxClassifier.load(tmp_path / "model", "int8")
     original = OnnxClassifier.load(tiny_artifact, "int8")
@@ -36,11 +37,12 @@ def test_the_packaged_artifact_serves_its_variant_exactly_like_the_original(
         OnnxClassifier.load(tmp_path / "model", "fp32")
 
 
-def test_a_corrupt_model_fails_the_packaging_and_writes_nothing(tiny_artifact: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["model.int8.onnx", "model.int8.onnx.data"])
+def test_a_corrupt_model_fails_the_packaging_and_writes_nothing(tiny_artifact: Path, tmp_path: Path, name: str) -> None:
     damaged = shutil.copytree(tiny_artifact, tmp_path / "damaged")
-    with (damaged / "model.int8.onnx").open("ab") as file:
+    with (damaged / name).open("ab") as file:
         file.write(b"\0")
-    with pytest.raises(UserError, match=r"model\.int8\.onnx has sha256"):
+    with pytest.raises(UserError, match=rf"{re.escape(name)} has sha256"):
         package_artifact(damaged, tmp_path / "model", "int8")
     assert not (tmp_path / "model").exists()
 
@@ -60,7 +62,8 @@ def test_the_command_runs_on_the_standard_library_alone(tiny_artifact: Path, tmp
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}  # -S: no site-packages at all
     done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("packaged int8: manifest.json, tokenizer.json, model.int8.onnx ->")
+    packaged = "manifest.json, tokenizer.json, model.int8.onnx, model.int8.onnx.data"
+    assert done.stdout.startswith(f"packaged int8: {packaged} ->")
 
     missing = subprocess.run(
         [*command[:-2], str(tmp_path), str(tmp_path / "x")], env=env, capture_output=True, text=True

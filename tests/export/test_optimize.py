@@ -32,7 +32,7 @@ def test_onnx_runtime_does_not_fuse_the_layer_norms_back(tiny_artifact: Path, tm
     options = session_options(1)
     options.optimized_model_filepath = str(tmp_path / "as-run.onnx")
     ort.InferenceSession(str(tiny_artifact / "model.onnx"), options, providers=["CPUExecutionProvider"])
-    ops = op_types(onnx.load(str(tmp_path / "as-run.onnx")))
+    ops = op_types(onnx.load(str(tmp_path / "as-run.onnx"), load_external_data=False))  # the graph is enough
     assert "ReduceMean" in ops
     assert not {"LayerNormalization", "SkipLayerNormalization"} & set(ops)
 

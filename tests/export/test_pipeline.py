@@ -13,7 +13,7 @@ from onnx import numpy_helper
 
 from nlpops.errors import UserError
 from nlpops.export import parity
-from nlpops.export.onnx import load_classifier
+from nlpops.export.onnx import load_classifier, save_with_weights_beside
 from nlpops.export.parity import ParityError, Thresholds, check_tokenizer
 from nlpops.export.pipeline import check_fp32, export_artifact, measure_int8, quantize_checked
 from nlpops.serving.artifact import MANIFEST, read_manifest
@@ -31,11 +31,20 @@ def test_the_artifact_holds_models_tokenizer_and_a_manifest_with_checksums(tiny_
     assert manifest.max_length == MAX_LENGTH
     assert manifest.opset == 18
     assert manifest.models == {"fp32": "model.onnx", "int8": "model.int8.onnx"}
+    assert manifest.model_files("int8") == ["model.int8.onnx", "model.int8.onnx.data"]
     files = {path.name for path in tiny_artifact.iterdir()}
-    assert files == {MANIFEST, "model.onnx", "model.int8.onnx", "tokenizer.json", "tokenizer_config.json"}
+    models = {"model.onnx", "model.onnx.data", "model.int8.onnx", "model.int8.onnx.data"}
+    assert files == {MANIFEST, *models, "tokenizer.json", "tokenizer_config.json"}
     assert all(manifest.checksums[name] == sha256_file(tiny_artifact / name) for name in files - {MANIFEST})
     assert manifest.source["model_sha256"] and manifest.source["versions"]["onnxruntime"]
-    assert (tiny_artifact / "model.int8.onnx").stat().st_size < (tiny_artifact / "model.onnx").stat().st_size
+    size = {name: (tiny_artifact / name).stat().st_size for name in models}
+    assert size["model.int8.onnx.data"] < size["model.onnx.data"]
+    for name in ("model.onnx", "model.int8.onnx"):  # the weights are in their file, not in the graph
+        initializers = onnx.load(str(tiny_artifact / name), load_external_data=False).graph.initializer
+        assert max(len(tensor.raw_data) for tensor in initializers) <= 1024
+        assert sum(tensor.data_location == onnx.TensorProto.EXTERNAL for tensor in initializers) > 10
+    modes = {(tiny_artifact / name).stat().st_mode for name in files}
+    assert len(modes) == 1  # the weights files are as readable as the rest (onnx writes them owner-only)
 
 
 def test_the_manifest_reports_parity_and_accuracy(tiny_artifact: Path) -> None:
@@ -67,9 +76,10 @@ def corrupt_classifier_bias(artifact: Path, variant: str, shift: float) -> None:
     values = numpy_helper.to_array(bias).copy()
     values[0] += shift
     bias.CopyFrom(numpy_helper.from_array(values.astype(np.float32), bias.name))
-    onnx.save(model, str(path))
+    save_with_weights_beside(model, path)
     data = json.loads((artifact / MANIFEST).read_text())
-    data["checksums"][path.name] = sha256_file(path)
+    for name in manifest.model_files(variant):
+        data["checksums"][name] = sha256_file(artifact / name)
     (artifact / MANIFEST).write_text(json.dumps(data))
 
 

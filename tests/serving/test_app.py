@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from nlpops.serving.app import create_app
+from nlpops.serving.artifact import read_manifest
 from nlpops.serving.settings import Settings
 from tests.cli import run_python_json
 from tests.serving.artifacts import LABELS
@@ -65,12 +66,12 @@ def metric(client: TestClient, name: str, **labels: str) -> float:
     return 0.0
 
 
-def test_health_and_ready(client: TestClient) -> None:
+def test_health_and_ready(client: TestClient, tiny_artifact: Path) -> None:
     assert client.get("/health").json() == {"status": "ok"}
     ready = client.get("/ready").json()
     assert ready["status"] == "ready"
     assert ready["labels"] == LABELS
-    assert ready["model"]["variant"] == "int8"
+    assert ready["model"] == {"variant": "int8", "version": read_manifest(tiny_artifact).model_version("int8")}
 
 
 def test_predict_one_text(client: TestClient) -> None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 
 from nlpops.errors import UserError
 from nlpops.serving.artifact import MANIFEST, read_manifest
 from nlpops.serving.core import OnnxClassifier, postprocess
+from nlpops.utils.files import sha256_file
 from tests.serving.artifacts import LABELS, MAX_LENGTH
 
 
@@ -85,14 +89,42 @@ def test_an_unknown_variant_is_a_clear_error(tiny_artifact: Path) -> None:
         OnnxClassifier.load(tiny_artifact, "fp16")
 
 
-def test_a_corrupted_model_file_fails_its_checksum(tiny_artifact: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("part", [0, 1], ids=["graph", "weights"])
+def test_a_corrupted_model_file_fails_its_checksum(tiny_artifact: Path, tmp_path: Path, part: int) -> None:
     copy = Path(shutil.copytree(tiny_artifact, tmp_path / "artifact"))
-    model = copy / read_manifest(copy).models["int8"]
+    model = copy / read_manifest(copy).model_files("int8")[part]
     model.write_bytes(model.read_bytes()[:-100])  # a truncated upload
     with pytest.raises(UserError, match="sha256"):
         OnnxClassifier.load(copy, "int8")
     with pytest.raises(UserError, match="ONNX Runtime cannot load"):
         OnnxClassifier.load(copy, "int8", verify_checksums=False)
+
+
+def test_the_model_version_changes_with_each_of_its_files(tiny_artifact: Path) -> None:
+    manifest = read_manifest(tiny_artifact)
+    files = ["model.int8.onnx", "model.int8.onnx.data"]
+    listing = "".join(f"{sha256_file(tiny_artifact / name)}  {name}\n" for name in files)  # as sha256sum prints
+    assert manifest.model_version("int8") == hashlib.sha256(listing.encode()).hexdigest()[:12]
+    for name in files:
+        retrained = dataclasses.replace(manifest, checksums=manifest.checksums | {name: "0" * 64})
+        assert retrained.model_version("int8") != manifest.model_version("int8")
+    assert manifest.model_version("fp32") != manifest.model_version("int8")
+
+
+def test_an_artifact_with_weights_inside_its_graph_files_still_serves(tiny_artifact: Path, tmp_path: Path) -> None:
+    """As export wrote them before the weights moved to files of their own: one .onnx file a model."""
+    copy = Path(shutil.copytree(tiny_artifact, tmp_path / "artifact"))
+    manifest = json.loads((copy / MANIFEST).read_text())
+    graph = copy / "model.int8.onnx"
+    onnx.save(onnx.load(str(graph)), str(graph))  # loads the weights file, writes them into the graph
+    (copy / "model.int8.onnx.data").unlink()
+    del manifest["checksums"]["model.int8.onnx.data"]
+    manifest["checksums"]["model.int8.onnx"] = sha256_file(graph)
+    (copy / MANIFEST).write_text(json.dumps(manifest))
+
+    assert read_manifest(copy).model_files("int8") == ["model.int8.onnx"]
+    texts = ["a witty film", "a dull mess"]
+    assert OnnxClassifier.load(copy).predict(texts) == OnnxClassifier.load(tiny_artifact).predict(texts)
 
 
 def test_a_manifest_from_another_format_is_refused(tiny_artifact: Path, tmp_path: Path) -> None:

@@ -1,8 +1,8 @@
 """PyTorch → ONNX fp32 with dynamic batch and sequence axes (INT8 is in ``quantize.py``).
 
 Uses the dynamo exporter: it matches PyTorch to ~1e-8 where the legacy TorchScript path was off by up to
-0.018 on the real encoder. The model is written as one file (no ``.onnx.data`` sidecar) so the artifact's
-manifest can checksum it.
+0.018 on the real encoder. The model is written as one file, which the graph rewrites and quantization read and
+write; ``save_with_weights_beside`` splits a finished model into the artifact's graph and weights files.
 """
 
 from __future__ import annotations
@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import onnx
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from nlpops.errors import UserError
+from nlpops.serving.artifact import weights_file
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,18 @@ def export_fp32(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path
             f"the ONNX exporter wrote opset {written}, not the opset {opset} asked for (it cannot convert the graph "
             f"to that version); ask for another, e.g. opset={written}"
         )
+
+
+def save_with_weights_beside(model: onnx.ModelProto, path: Path) -> None:
+    """Write ``model``'s graph to ``path`` and its weights to ``weights_file(path)`` beside it, as serving loads it.
+
+    A weights file left by an earlier write is replaced, and the new one gets the graph file's permissions
+    (``onnx`` creates it readable by its owner only, which a server running as another user could not read).
+    """
+    weights = path.with_name(weights_file(path.name))
+    weights.unlink(missing_ok=True)  # onnx refuses to overwrite it
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=weights.name)
+    weights.chmod(path.stat().st_mode & 0o777)
 
 
 @contextmanager

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from nlpops.data.classification import check_labels_known
 from nlpops.errors import UserError, positive_int
 from nlpops.export import parity
 from nlpops.export.manifest import build_manifest
-from nlpops.export.onnx import export_fp32, load_classifier
+from nlpops.export.onnx import export_fp32, load_classifier, save_with_weights_beside
 from nlpops.export.optimize import MIN_OPSET, optimize_for_cpu
 from nlpops.export.quantize import candidates, needs_calibration, num_layers, quantize_int8, sensitive_form
 from nlpops.serving.artifact import MANIFEST, TOKENIZER
@@ -100,6 +101,7 @@ def export_artifact(
         if optimize:
             provenance["graph_rewrites"] = optimize_for_cpu(scratch / MODEL_FILES["fp32"])
             log.info("Optimized the graph for ONNX Runtime on CPU: %s", provenance["graph_rewrites"])
+        move_weights_beside(scratch / MODEL_FILES["fp32"])
         for name in TOKENIZER_FILES:
             if (Path(model_dir) / name).is_file():
                 shutil.copy2(Path(model_dir) / name, scratch / name)
@@ -122,6 +124,11 @@ def export_artifact(
         write_manifest(models, metrics)
     log.info("Wrote the model artifact to %s", artifact_dir)
     return metrics
+
+
+def move_weights_beside(path: Path) -> None:
+    """Split the one-file ONNX model at ``path`` into the artifact's graph and weights files."""
+    save_with_weights_beside(onnx.load(str(path)), path)
 
 
 def check_max_length(max_length: int, model: PreTrainedModel, model_dir: Path) -> None:
@@ -202,6 +209,7 @@ def quantize_checked(
         quantization = quantize_int8(
             directory / MODEL_FILES["fp32"], directory / MODEL_FILES["int8"], method, calibration, sensitive
         )
+        move_weights_beside(directory / MODEL_FILES["int8"])
         write_manifest(MODEL_FILES, {})
         attempt = measure_int8(directory, reference)
         attempts[method] = attempt

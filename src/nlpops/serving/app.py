@@ -34,8 +34,7 @@ NOT_READY = "the model is not loaded yet; retry once GET /ready answers 200"
 
 
 def model_out(classifier: OnnxClassifier) -> dict[str, str]:
-    file = classifier.manifest.models[classifier.variant]
-    return {"variant": classifier.variant, "version": classifier.manifest.checksums.get(file, "unknown")[:12]}
+    return {"variant": classifier.variant, "version": classifier.manifest.model_version(classifier.variant)}
 
 
 async def get_classifier(request: Request) -> OnnxClassifier:
