@@ -13,12 +13,13 @@ from onnx import numpy_helper
 
 from nlpops.errors import UserError
 from nlpops.export import parity
-from nlpops.export.onnx import load_classifier, save_with_weights_beside
+from nlpops.export.onnx import STACK_TRACE, load_classifier, save_with_weights_beside
 from nlpops.export.parity import ParityError, Thresholds, check_tokenizer
 from nlpops.export.pipeline import check_fp32, export_artifact, measure_int8, quantize_checked
 from nlpops.serving.artifact import MANIFEST, read_manifest
 from nlpops.serving.core import OnnxClassifier
 from nlpops.utils.files import sha256_file
+from tests.cli import REPO_ROOT
 from tests.serving.artifacts import LABELS, MAX_LENGTH, toy_examples
 
 VAL, TEST = toy_examples(60, seed=1), toy_examples(60, seed=2)
@@ -45,6 +46,16 @@ def test_the_artifact_holds_models_tokenizer_and_a_manifest_with_checksums(tiny_
         assert sum(tensor.data_location == onnx.TensorProto.EXTERNAL for tensor in initializers) > 10
     modes = {(tiny_artifact / name).stat().st_mode for name in files}
     assert len(modes) == 1  # the weights files are as readable as the rest (onnx writes them owner-only)
+
+
+def test_the_graphs_name_no_path_of_the_export_machine(tiny_artifact: Path) -> None:
+    """The exporter's stack traces (absolute paths, line numbers) are dropped; the layer names quantization uses
+    are kept."""
+    for name in ("model.onnx", "model.int8.onnx"):
+        assert str(REPO_ROOT).encode() not in (tiny_artifact / name).read_bytes()
+        nodes = onnx.load(str(tiny_artifact / name), load_external_data=False).graph.node
+        keys = {prop.key for node in nodes for prop in node.metadata_props}
+        assert "namespace" in keys and STACK_TRACE not in keys
 
 
 def test_the_manifest_reports_parity_and_accuracy(tiny_artifact: Path) -> None:

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 INPUT_NAMES = ["input_ids", "attention_mask"]
 OUTPUT_NAMES = ["logits"]
+STACK_TRACE = "pkg.torch.onnx.stack_trace"  # node metadata the dynamo exporter writes
 # Two texts of different lengths: the exporter keeps batch and sequence dynamic only for sizes other than 0/1.
 EXAMPLE_TEXTS = ["A gorgeous, witty film.", "Dull and tedious, a mess of a movie with nothing to say."]
 
@@ -91,9 +92,16 @@ def export_fp32(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path
 def save_with_weights_beside(model: onnx.ModelProto, path: Path) -> None:
     """Write ``model``'s graph to ``path`` and its weights to ``weights_file(path)`` beside it, as serving loads it.
 
-    A weights file left by an earlier write is replaced, and the new one gets the graph file's permissions
-    (``onnx`` creates it readable by its owner only, which a server running as another user could not read).
+    The graph goes without the exporter's per-node Python stack traces: they quote the export machine's absolute
+    paths and line numbers, so the same model exported from another checkout would differ byte for byte (and in
+    the version ``/ready`` reports). A weights file left by an earlier write is replaced, and the new one gets
+    the graph file's permissions (``onnx`` creates it readable by its owner only, which a server running as
+    another user could not read).
     """
+    for node in model.graph.node:
+        kept = [prop for prop in node.metadata_props if prop.key != STACK_TRACE]
+        del node.metadata_props[:]
+        node.metadata_props.extend(kept)
     weights = path.with_name(weights_file(path.name))
     weights.unlink(missing_ok=True)  # onnx refuses to overwrite it
     onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=weights.name)
