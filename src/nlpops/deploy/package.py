@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from nlpops.errors import UserError
-from nlpops.serving.artifact import MANIFEST, TOKENIZER, read_manifest, verify_files
+from nlpops.serving.artifact import MANIFEST, read_manifest, verify_files
 
 
 def package_artifact(source: Path, target: Path, variant: str) -> list[str]:
@@ -29,7 +29,7 @@ def package_artifact(source: Path, target: Path, variant: str) -> list[str]:
         raise UserError(f"the artifact at {source} has no '{variant}' model (it has {has}); pass --variant")
     if target.exists() and any(target.iterdir()):
         raise UserError(f"{target} is not empty: package into a new folder")
-    files = [TOKENIZER, *manifest.model_files(variant)]
+    files = manifest.serving_files(variant)
     verify_files(source, manifest, files)
     target.mkdir(parents=True, exist_ok=True)
     for name in files:

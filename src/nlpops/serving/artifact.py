@@ -55,6 +55,10 @@ class Manifest:
         weights = weights_file(graph)
         return [graph, weights] if weights in self.checksums else [graph]
 
+    def serving_files(self, variant: str) -> list[str]:
+        """Every file that serving ``variant`` reads besides this manifest: the tokenizer, then the model's files."""
+        return [TOKENIZER, *self.model_files(variant)]
+
     def model_version(self, variant: str) -> str:
         """12 hex digits that change with any of the ``variant`` model's files: what ``/ready`` reports.
 

@@ -101,13 +101,12 @@ class OnnxClassifier:
         manifest = read_manifest(directory)
         if variant not in manifest.models:
             raise UserError(f"the artifact at {directory} has no '{variant}' model (it has {sorted(manifest.models)})")
-        model, *weights = manifest.model_files(variant)
-        names = (model, *weights, TOKENIZER)
+        names = manifest.serving_files(variant) if verify_checksums else ()
         with ThreadPoolExecutor(1, thread_name_prefix="checksums") as checker:
-            checked = checker.submit(verify_files, directory, manifest, names if verify_checksums else ())
+            checked = checker.submit(verify_files, directory, manifest, names)
             try:
                 tokenizer = load_tokenizer(directory / TOKENIZER, manifest.max_length, manifest.pad_token_id)
-                session = open_session(directory / model, intra_op_threads)
+                session = open_session(directory / manifest.models[variant], intra_op_threads)
             except Exception:
                 checked.result()  # a missing or corrupt file explains the failure better than the loader does
                 raise
