@@ -1,4 +1,4 @@
-"""Export the trained model: ``python export.py [key=value ...]``. See configs/export.yaml and the README."""
+"""Export the trained model: ``python export.py [key=value ...]``; ``--help`` lists the options. See the README."""
 
 import hydra
 from omegaconf import DictConfig

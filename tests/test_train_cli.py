@@ -75,6 +75,14 @@ def test_eval_reproduces_the_test_metrics_of_the_best_checkpoint(trained, tiny_a
         assert evaluated[key] == pytest.approx(trained_metrics[key], abs=1e-6)
 
 
+def test_eval_help_describes_eval_not_training():
+    result = run_cli("eval.py", "--help", timeout=120)
+    assert result.returncode == 0, result.stderr
+    header = result.stdout.split("== Config ==")[0]
+    assert header.startswith("eval.py: test metrics") and "python eval.py artifact_dir=" in header
+    assert "python train.py trainer" not in result.stdout and "hparams_search" not in result.stdout
+
+
 def test_rerunning_a_killed_command_resumes_and_matches_an_unbroken_run(tiny_args, tmp_path):
     epochs = "trainer.max_epochs=6"
     unbroken = run_cli("train.py", *tiny_args, epochs, f"paths.log_dir={tmp_path / 'unbroken'}")

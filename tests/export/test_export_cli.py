@@ -118,6 +118,24 @@ def test_the_cli_fails_with_one_error_line_and_exit_2(toy_csv: Path, tmp_path: P
     assert not (tmp_path / "onnx").exists()
 
 
+def test_the_help_describes_export_and_writes_nothing(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "export.py", "--help", f"paths.root_dir={tmp_path}"],  # every default path under tmp_path
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    header = result.stdout.split("== Config ==")[0]
+    assert header.startswith("export.py: the model train.py saved") and "ONNX fp32 and INT8" in header
+    assert "python export.py optimize=false" in header and "int8_method" in header
+    assert "python train.py" not in result.stdout
+    for train_only in ("trainer", "callbacks", "hparams_search"):
+        assert train_only not in result.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [
