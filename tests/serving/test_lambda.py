@@ -89,6 +89,14 @@ def test_a_bad_direct_invoke_gets_the_status_and_the_error_body(handler: Handler
     assert handler({"texts": ["a"] * 5}, None)["statusCode"] == 422
 
 
+@pytest.mark.parametrize("context", [None, "ctx", ["a"], 3])
+def test_an_event_whose_request_context_is_no_object_is_a_direct_invoke(handler: Handler, context: Any) -> None:
+    response = handler({"requestContext": context, "text": "good"}, None)
+    assert response["statusCode"] == 422  # what /predict answers that body, not a 400 invalid_event
+    assert response["error"] == "invalid_request"
+    assert [detail["field"] for detail in response["details"]] == ["requestContext"]
+
+
 def test_bad_input_through_api_gateway_is_a_422_with_the_error_body(handler: Handler) -> None:
     response = handler(event("http-api-v2-blank-text.json"), None)
     assert response["statusCode"] == 422
@@ -108,7 +116,8 @@ def without(sample: dict[str, Any], *path: str) -> dict[str, Any]:
 
 
 MALFORMED_EVENTS = [
-    pytest.param({"requestContext": {}}, "unable to infer a handler", id="no-http-fields"),
+    pytest.param({"requestContext": {}}, "none of the fields that tell those events apart", id="no-http-fields"),
+    pytest.param({"requestContext": {"http": {}}, "text": "good"}, "resource (REST API v1)", id="no-version"),
     pytest.param(without(event("http-api-v2.json"), "requestContext", "http"), "KeyError", id="v2-without-http"),
     pytest.param(without(event("api-gateway-rest-v1.json"), "httpMethod"), "KeyError", id="v1-without-method"),
     pytest.param(event("api-gateway-rest-v1.json") | {"httpMethod": ["POST"]}, "must be strings", id="method-a-list"),
@@ -125,6 +134,7 @@ def test_a_malformed_http_event_is_a_400_that_says_what_to_send(
     error = json.loads(response["body"])
     assert error["error"] == "invalid_event"
     assert hint in error["message"] and "events/" in error["message"]
+    assert "testing locally" not in error["message"]  # Mangum's advice to its own developers, not to our callers
     assert handler(event("http-api-v2.json"), None)["statusCode"] == 200  # and the handler keeps serving
 
 

@@ -3,8 +3,8 @@
 HTTP events (API Gateway REST v1, HTTP API v2, Function URLs, ALB) go through the FastAPI app via Mangum, so
 Lambda answers exactly what the server answers: same validation, same error bodies. A direct invoke
 (``{"text": ...}`` or ``{"texts": [...]}``, e.g. from the AWS CLI or Step Functions) goes through the same
-``/predict`` route and gets the JSON body back; a hand-written event that looks like HTTP (it has a
-``requestContext``) but cannot be read as a request gets a 400 ``invalid_event``, not a crashed invocation.
+``/predict`` route and gets the JSON body back; a hand-written event that looks like HTTP (its ``requestContext``
+is an object) but cannot be read as a request gets a 400 ``invalid_event``, not a crashed invocation.
 ``build_handler`` loads the model (or takes the one ``lambda_handler`` started preloading); ``lambda_handler``
 calls it at import, which is Lambda's init phase, so the model loads once per container and never inside the
 handler.
@@ -24,11 +24,15 @@ from nlpops.serving.schemas import ErrorBody
 from nlpops.serving.settings import Settings
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+UNRECOGNISED = (
+    "it has none of the fields that tell those events apart: resource (REST API v1), version (HTTP API v2 and "
+    "Function URLs) or requestContext.elb (ALB)"
+)
 
 
 def is_http_event(event: dict[str, Any]) -> bool:
-    """API Gateway, Function URL and ALB events all carry a ``requestContext``; direct invokes do not."""
-    return isinstance(event, dict) and "requestContext" in event
+    """API Gateway, Function URL and ALB events all carry a ``requestContext`` object; direct invokes do not."""
+    return isinstance(event, dict) and isinstance(event.get("requestContext"), dict)
 
 
 def as_http_event(payload: Any) -> dict[str, Any]:
@@ -59,6 +63,8 @@ def unreadable(adapter: Mangum, event: dict[str, Any], context: Any) -> str | No
         request = adapter.infer(event, context)
         method, path, _ = request.scope["method"], request.scope["path"], request.body
     except Exception as err:
+        if type(err) is RuntimeError:  # Mangum's own "unable to infer a handler", with advice for its developers
+            return UNRECOGNISED
         return f"{type(err).__name__}: {err}"
     if not isinstance(method, str) or not isinstance(path, str):  # copied from the event as they are
         return f"its HTTP method and path must be strings, not {type(method).__name__} and {type(path).__name__}"
