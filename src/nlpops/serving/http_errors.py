@@ -1,12 +1,14 @@
 """Every error answer as one JSON shape (``ErrorBody``) that says what to fix, and its OpenAPI documentation.
 
-Client mistakes must never become 5xx: malformed JSON is a 400, a wrong shape or value a 422, a wrong content
-type a 415, an oversized body a 413. Only a real bug reaches the catch-all 500 handler, which logs it.
+Client mistakes must never become 5xx: malformed JSON (or JSON Python cannot parse: not UTF-8, nested too deeply,
+an integer too long) is a 400, a wrong shape or value a 422, a wrong content type a 415, an oversized body a 413.
+Only a real bug reaches the catch-all 500 handler, which logs it.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,8 +31,8 @@ CODES = {
     503: "not_ready",
 }
 EMPTY_BODY = 'the body is empty; send exactly one of "text" (a string) or "texts" (a list of strings)'
+EXAMPLE = '{"text": "A witty film."}'
 HINTS = {
-    400: 'send UTF-8 encoded JSON, e.g. {"text": "A witty film."}',  # FastAPI could not decode the body
     404: "see /docs for the endpoints",
     405: "see /docs for the methods each endpoint accepts",
 }
@@ -38,6 +40,23 @@ HINTS = {
 
 def too_large_message(limit: int) -> str:
     return f"the request body is over {limit} bytes; send fewer or shorter texts per request"
+
+
+def unparsable_body_message(cause: BaseException | None) -> str:
+    """Why FastAPI could not parse a body that is no JSON syntax error (``cause``, what it raised), and the fix."""
+    if isinstance(cause, UnicodeDecodeError):
+        problem = f"is not UTF-8 (byte 0x{cause.object[cause.start]:02x} at position {cause.start})"
+        fix = f"send UTF-8 encoded JSON, e.g. {EXAMPLE}"
+    elif isinstance(cause, RecursionError):
+        problem = "nests arrays or objects too deeply to parse"
+        fix = f'send one object of strings, {EXAMPLE} or {{"texts": ["A witty film.", "A dull one."]}}'
+    elif isinstance(cause, ValueError) and "integer string conversion" in str(cause):  # Python's digit limit
+        problem = f"has an integer of more than {sys.get_int_max_str_digits()} digits, too long to parse"
+        fix = 'texts are strings: quote them, e.g. {"text": "123456789"}'
+    else:
+        problem = "could not be parsed as JSON"
+        fix = f"send UTF-8 encoded JSON, e.g. {EXAMPLE}"
+    return f"the request body {problem}; {fix}"
 
 
 def error_response(status: int, message: str, details: list[ErrorDetail] | None = None) -> JSONResponse:
@@ -85,6 +104,8 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     message = str(exc.detail)
     if exc.status_code == 413:
         message = too_large_message(request.app.state.settings.max_body_bytes)
+    elif exc.status_code == 400:  # FastAPI's "There was an error parsing the body", raised from the cause
+        message = unparsable_body_message(exc.__cause__)
     elif exc.status_code in HINTS:
         message = f"{message}: {HINTS[exc.status_code]}"
     response = error_response(exc.status_code, message)
