@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from nlpops.serving.core import Prediction
@@ -20,6 +21,21 @@ from nlpops.serving.core import Prediction
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 UNMATCHED = "<unmatched>"  # 404s are not labelled by their path: random paths would explode the series count
+
+
+def answering_route(scope: Scope) -> BaseRoute | None:
+    """The app's route that answered a request the router did not record in the scope, matched afterwards.
+
+    FastAPI's own routes record themselves, and that is all the hot path reads; /docs, /openapi.json and /redoc
+    (plain Starlette routes), the router's trailing-slash redirects (matched with the slash toggled) and a declared
+    body over the limit (refused before routing) are not recorded. None: no route answers the path.
+    """
+    toggled = scope["path"].rstrip("/") if scope["path"].endswith("/") else f"{scope['path']}/"
+    for candidate in (scope, {**scope, "path": toggled}):
+        for route in scope["app"].routes:
+            if route.matches(candidate)[0] is not Match.NONE:
+                return route
+    return None
 
 
 class ServingMetrics:
@@ -98,8 +114,7 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_and_record_status)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", UNMATCHED)
-            labels = (scope["method"], template, str(status))
+            route = scope.get("route") or answering_route(scope)
+            labels = (scope["method"], getattr(route, "path", UNMATCHED), str(status))
             self.metrics.requests.labels(*labels).inc()
             self.metrics.request_latency.labels(*labels).observe(time.perf_counter() - started)
