@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import onnx
 import pytest
 
 from nlpops.errors import UserError
-from nlpops.serving.artifact import MANIFEST, read_manifest
+from nlpops.serving.artifact import MANIFEST, check_artifact, read_manifest
 from nlpops.serving.core import OnnxClassifier, postprocess
 from nlpops.utils.files import sha256_file
 from tests.serving.artifacts import LABELS, MAX_LENGTH
@@ -37,17 +38,26 @@ def test_the_trained_toy_model_gets_sentiment_right_through_the_core(core: OnnxC
     assert [p.label for p in predictions] == ["fresh", "rotten"]
 
 
-def test_a_batch_gives_the_same_predictions_as_one_text_at_a_time(core: OnnxClassifier) -> None:
-    texts = ["a witty film", "the plot is quite bland and messy with a very shallow cast", "tender"]
-    batched = core.predict(texts)
-    single = [core.predict([text])[0] for text in texts]
-    assert [p.label for p in batched] == [p.label for p in single]
-    np.testing.assert_allclose([p.score for p in batched], [p.score for p in single], atol=1e-3)
+TEXTS = ["a witty film", "the plot is quite bland and messy with a very shallow cast", "tender"]
+
+
+def test_int8_answers_a_text_alike_alone_or_in_any_batch(core: OnnxClassifier) -> None:
+    """Dynamic INT8 scales activations by the whole input: the core runs it one text per call."""
+    single = [core.predict([text])[0] for text in TEXTS]
+    assert core.predict(TEXTS) == single
+    assert core.predict(TEXTS[::-1]) == single[::-1]
     progress: list[int] = []
-    assert [p.label for p in core.predict_batched(texts, batch_size=2, progress=progress.append)] == [
-        p.label for p in single
-    ]
+    assert core.predict_batched(TEXTS, batch_size=2, progress=progress.append) == single
     assert progress == [2, 1]  # texts done, batch by batch
+    assert core.predict_batched(TEXTS * 4, batch_size=3, threads=2) == single * 4  # batches on two threads
+
+
+def test_fp32_predicts_a_batch_in_one_call_like_one_text_at_a_time(tiny_artifact: Path) -> None:
+    fp32 = OnnxClassifier.load(tiny_artifact, "fp32")
+    assert fp32.encode(TEXTS)["input_ids"].shape[0] == len(TEXTS) and not fp32.one_text_per_call
+    batched, single = fp32.predict(TEXTS), [fp32.predict([text])[0] for text in TEXTS]
+    assert [p.label for p in batched] == [p.label for p in single]
+    np.testing.assert_allclose([p.score for p in batched], [p.score for p in single], atol=1e-5)
 
 
 def test_long_texts_are_truncated_to_the_manifest_max_length(core: OnnxClassifier) -> None:
@@ -136,3 +146,67 @@ def test_a_manifest_from_another_format_is_refused(tiny_artifact: Path, tmp_path
     (copy / MANIFEST).write_text("{not json")
     with pytest.raises(UserError, match="not a valid manifest"):
         OnnxClassifier.load(copy)
+
+
+def copy_with_manifest(tiny_artifact: Path, target: Path, **changes: object) -> Path:
+    """A copy of the artifact whose manifest has ``changes``."""
+    copy = Path(shutil.copytree(tiny_artifact, target))
+    manifest = json.loads((copy / MANIFEST).read_text())
+    (copy / MANIFEST).write_text(json.dumps(manifest | changes))
+    return copy
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"models": None}, "models must be an object naming each variant's model file"),
+        ({"models": {"int8": "../elsewhere/model.int8.onnx"}}, "models must be"),
+        ({"max_length": -5}, "max_length must be a positive integer, not -5"),
+        ({"max_length": "64"}, "max_length must be a positive integer, not '64'"),
+        ({"labels": []}, "labels must be a list of at least 2 distinct"),
+        ({"labels": ["fresh", "fresh"]}, "labels must be"),
+        ({"pad_token_id": None, "opset": True}, "opset must be a positive integer, not True; pad_token_id must be"),
+    ],
+)
+def test_a_manifest_with_wrong_values_is_refused_with_each_problem_named(
+    tiny_artifact: Path, tmp_path: Path, changes: dict, expected: str
+) -> None:
+    copy = copy_with_manifest(tiny_artifact, tmp_path / "artifact", **changes)
+    with pytest.raises(UserError, match=f"not a valid manifest: .*{re.escape(expected)}.*export the artifact again"):
+        OnnxClassifier.load(copy)
+
+
+def test_labels_that_do_not_match_the_model_outputs_are_refused_at_load(tiny_artifact: Path, tmp_path: Path) -> None:
+    copy = copy_with_manifest(tiny_artifact, tmp_path / "artifact", labels=["fresh", "rotten", "stale"])
+    with pytest.raises(UserError, match="scores 2 classes but its manifest names 3 labels"):
+        OnnxClassifier.load(copy)
+
+
+def test_an_artifact_of_links_into_different_folders_serves_the_same(tiny_artifact: Path, tmp_path: Path) -> None:
+    """DVC's ``symlink`` cache type lays an artifact out so: every file a link into its own cache folder."""
+    linked = tmp_path / "artifact"
+    linked.mkdir()
+    for number, file in enumerate(sorted(tiny_artifact.iterdir())):
+        cached = tmp_path / "cache" / f"{number:02x}" / hashlib.md5(file.name.encode()).hexdigest()
+        cached.parent.mkdir(parents=True)
+        shutil.copy(file, cached)
+        (linked / file.name).symlink_to(cached)
+
+    model = OnnxClassifier.load(linked)
+    assert model.predict(TEXTS) == OnnxClassifier.load(tiny_artifact).predict(TEXTS)
+    assert model.load_seconds > 0
+
+
+def test_check_artifact_finds_what_would_fail_a_load_without_loading(tiny_artifact: Path, tmp_path: Path) -> None:
+    assert check_artifact(tiny_artifact, "int8") == read_manifest(tiny_artifact)
+    copy = Path(shutil.copytree(tiny_artifact, tmp_path / "artifact"))
+    weights = copy / "model.int8.onnx.data"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    with pytest.raises(UserError, match="sha256"):
+        check_artifact(copy, "int8")
+    check_artifact(copy, "int8", verify_checksums=False)  # present, and not checked
+    weights.unlink()
+    with pytest.raises(UserError, match=r"lacks model\.int8\.onnx\.data"):
+        check_artifact(copy, "int8", verify_checksums=False)
+    with pytest.raises(UserError, match="no 'fp16' model"):
+        check_artifact(copy, "fp16")

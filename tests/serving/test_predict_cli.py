@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import struct
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from nlpops.serving.core import OnnxClassifier
 from nlpops.serving.predict import main
 
 
@@ -43,6 +45,30 @@ def test_bad_input_files_are_one_error_line(tiny_artifact: Path, tmp_path: Path,
     assert main([str(tmp_path / "missing.txt"), "--artifact", str(tiny_artifact)]) == 2
     assert main([str(source), "--artifact", str(tmp_path)]) == 2
     assert "python export.py" in capsys.readouterr().err
+
+
+def test_int8_scores_are_the_apis_whatever_the_batch_size(tiny_artifact: Path, tmp_path: Path) -> None:
+    texts = ["a brilliant and charming movie", "bland", "the plot is messy but the cast is warm and funny"]
+    source = tmp_path / "reviews.txt"
+    source.write_text("\n".join(texts) + "\n")
+    single = [p.scores for p in (OnnxClassifier.load(tiny_artifact).predict([text])[0] for text in texts)]
+    for batch_size in ("1", "32"):
+        output = tmp_path / f"out-{batch_size}.jsonl"
+        assert main([str(source), "-o", str(output), "--artifact", str(tiny_artifact), "--batch-size", batch_size]) == 0
+        assert [json.loads(line)["scores"] for line in output.read_text().splitlines()] == single
+
+
+def test_checksums_are_skipped_when_the_environment_says_so(
+    tiny_artifact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    copy = Path(shutil.copytree(tiny_artifact, tmp_path / "artifact"))
+    (copy / "tokenizer.json").write_text((copy / "tokenizer.json").read_text() + "\n")  # same tokenizer, new bytes
+    source = tmp_path / "reviews.txt"
+    source.write_text("a witty film\n")
+    assert main([str(source), "--artifact", str(copy)]) == 2
+    assert "NLPOPS_VERIFY_CHECKSUMS=false" in capsys.readouterr().err
+    monkeypatch.setenv("NLPOPS_VERIFY_CHECKSUMS", "false")
+    assert main([str(source), "--artifact", str(copy)]) == 0
 
 
 def test_a_file_that_is_not_utf8_is_one_error_line(

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,10 @@ TOKENIZER = "tokenizer.json"
 FORMAT_VERSION = 1
 TASK = "text-classification"
 WEIGHTS_SUFFIX = ".data"
+# Variants whose answer for a text depends on the other texts of its ONNX Runtime call: dynamic INT8 scales
+# activations by the whole input. The core runs them one text per call, so a text gets the same answer alone
+# or in any batch, as the export's INT8 checks measured it (and one text a call is also the faster on CPU).
+ONE_TEXT_PER_CALL = frozenset({"int8"})
 
 
 def weights_file(model_file: str) -> str:
@@ -68,6 +72,47 @@ class Manifest:
         return hashlib.sha256(listing.encode()).hexdigest()[:12]
 
 
+def _is_int(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _is_file_name(value: Any) -> bool:
+    """A plain file name: the artifact is one folder, and its manifest must not point out of it."""
+    return isinstance(value, str) and value not in ("", ".", "..") and "/" not in value and "\\" not in value
+
+
+def _is_str_map(value: Any, key: Callable[[Any], bool], item: Callable[[Any], bool]) -> bool:
+    return isinstance(value, dict) and all(key(k) and item(v) for k, v in value.items())
+
+
+def _is_labels(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and len(value) >= 2
+        and all(isinstance(label, str) and label for label in value)
+        and len(set(value)) == len(value)
+    )
+
+
+# What each manifest field must hold, and how to say it.
+_EXPECTED: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "labels": (_is_labels, "a list of at least 2 distinct, non-empty class names"),
+    "max_length": (lambda v: _is_int(v, 1), "a positive integer"),
+    "opset": (lambda v: _is_int(v, 1), "a positive integer"),
+    "models": (
+        lambda v: bool(v) and _is_str_map(v, lambda k: isinstance(k, str), _is_file_name),
+        "an object naming each variant's model file in the artifact",
+    ),
+    "pad_token_id": (lambda v: _is_int(v, 0), "a token id (an integer of 0 or more)"),
+    "checksums": (
+        lambda v: _is_str_map(v, _is_file_name, lambda d: isinstance(d, str)),
+        "an object of file names and sha256 digests",
+    ),
+    "metrics": (lambda v: isinstance(v, dict), "an object"),
+    "source": (lambda v: isinstance(v, dict), "an object"),
+}
+
+
 def read_manifest(directory: Path) -> Manifest:
     """Load and check ``directory/manifest.json``; every problem names the file and what to do."""
     path = Path(directory) / MANIFEST
@@ -83,24 +128,51 @@ def read_manifest(directory: Path) -> Manifest:
         raise UserError(f"{path} is not a valid manifest ({err}); export the artifact again") from None
     if manifest.format_version != FORMAT_VERSION:
         raise UserError(
-            f"{path} has format_version {manifest.format_version}, this code reads {FORMAT_VERSION}; re-export"
+            f"{path} has format_version {manifest.format_version!r}, this code reads {FORMAT_VERSION}; re-export"
         )
     if manifest.task != TASK:
         raise UserError(f"{path} is a '{manifest.task}' artifact; this server serves '{TASK}'")
+    problems = [
+        f"{name} must be {expectation}, not {getattr(manifest, name)!r}"
+        for name, (valid, expectation) in _EXPECTED.items()
+        if not valid(getattr(manifest, name))
+    ]
+    if problems:
+        raise UserError(f"{path} is not a valid manifest: {'; '.join(problems)}; export the artifact again")
     return manifest
 
 
-def verify_files(directory: Path, manifest: Manifest, names: Iterable[str]) -> None:
+def check_variant(directory: Path, manifest: Manifest, variant: str) -> None:
+    """Raise unless the artifact has a ``variant`` model."""
+    if variant not in manifest.models:
+        raise UserError(f"the artifact at {directory} has no '{variant}' model (it has {sorted(manifest.models)})")
+
+
+def check_artifact(directory: Path, variant: str, verify_checksums: bool = True) -> Manifest:
+    """Check all that serving ``variant`` reads, without loading it: the manifest, and every file it names.
+
+    The files must exist and, with ``verify_checksums``, match their checksums. For a process that checks an
+    artifact for others (the server's parent process, whose workers each load their own model).
+    """
+    manifest = read_manifest(directory)
+    check_variant(directory, manifest, variant)
+    verify_files(directory, manifest, manifest.serving_files(variant), checksums=verify_checksums)
+    return manifest
+
+
+def verify_files(directory: Path, manifest: Manifest, names: Iterable[str], checksums: bool = True) -> None:
     """Check each of ``names`` with ``verify_file``."""
     for name in names:
-        verify_file(directory, manifest, name)
+        verify_file(directory, manifest, name, checksum=checksums)
 
 
-def verify_file(directory: Path, manifest: Manifest, name: str) -> Path:
-    """Return ``directory/name`` after checking it exists and matches the manifest's checksum."""
+def verify_file(directory: Path, manifest: Manifest, name: str, checksum: bool = True) -> Path:
+    """Return ``directory/name`` after checking it exists and (with ``checksum``) matches the manifest's."""
     path = Path(directory) / name
     if not path.is_file():
         raise UserError(f"the artifact at {directory} lacks {name}; export it again")
+    if not checksum:
+        return path
     expected = manifest.checksums.get(name)
     if expected is None:
         raise UserError(f"{directory}/{MANIFEST} has no checksum for {name}; export it again")

@@ -6,8 +6,11 @@ tokenization and post-processing exist once. It imports numpy, tokenizers and on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import mmap
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +19,14 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from nlpops.errors import UserError
-from nlpops.serving.artifact import TOKENIZER, Manifest, read_manifest, verify_files
+from nlpops.serving.artifact import (
+    ONE_TEXT_PER_CALL,
+    TOKENIZER,
+    Manifest,
+    check_variant,
+    read_manifest,
+    verify_files,
+)
 
 INPUT_NAMES = ("input_ids", "attention_mask")
 
@@ -71,22 +81,55 @@ def session_options(intra_op_threads: int) -> ort.SessionOptions:
     return options
 
 
-def open_session(path: Path, intra_op_threads: int) -> ort.InferenceSession:
+def open_session(graph: Path, weights: Path | None, intra_op_threads: int) -> ort.InferenceSession:
+    """An ONNX Runtime session on the model ``graph``, whose weights are in the file ``weights`` (None: inside it).
+
+    ONNX Runtime memory-maps the weights file itself, but only from the graph's own folder once symlinks are
+    resolved. Where the two files are links to different folders (DVC's ``symlink`` cache type does that), the
+    weights are handed over from memory instead: the session then holds its own copy of them.
+    """
+    options = session_options(intra_op_threads)
     try:
-        return ort.InferenceSession(str(path), session_options(intra_op_threads), providers=["CPUExecutionProvider"])
+        with _weights_beside(graph, weights, options):
+            return ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
     except Exception as err:  # ORT raises its own Fail/InvalidGraph/NoSuchFile types
-        raise UserError(f"ONNX Runtime cannot load {path}: {str(err).splitlines()[0]}") from err
+        raise UserError(f"ONNX Runtime cannot load {graph}: {str(err).splitlines()[0]}") from err
+
+
+@contextmanager
+def _weights_beside(graph: Path, weights: Path | None, options: ort.SessionOptions) -> Iterator[None]:
+    """Add ``weights`` to ``options`` from memory while the session opens, if they are not beside ``graph``."""
+    if weights is None or weights.resolve().parent == graph.resolve().parent:
+        yield
+        return
+    with weights.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as content:
+        options.add_external_initializers_from_files_in_memory([weights.name], [content], [len(content)])
+        yield
+
+
+def check_outputs(session: ort.InferenceSession, manifest: Manifest, graph: Path) -> None:
+    """Raise unless the model scores as many classes as the manifest names."""
+    classes = session.get_outputs()[0].shape[-1]
+    if isinstance(classes, int) and classes != len(manifest.labels):
+        raise UserError(
+            f"{graph} scores {classes} classes but its manifest names {len(manifest.labels)} labels "
+            f"({manifest.labels}); the files are from different exports: export the artifact again"
+        )
 
 
 class OnnxClassifier:
     """A loaded artifact: call ``predict`` (labels and scores) or ``logits`` (raw, for parity checks)."""
 
-    def __init__(self, manifest: Manifest, tokenizer: Tokenizer, session: ort.InferenceSession, variant: str) -> None:
+    def __init__(
+        self, manifest: Manifest, tokenizer: Tokenizer, session: ort.InferenceSession, variant: str, load_seconds: float
+    ) -> None:
         self.manifest = manifest
         self.labels = list(manifest.labels)
         self.tokenizer = tokenizer
         self.session = session
         self.variant = variant
+        self.one_text_per_call = variant in ONE_TEXT_PER_CALL
+        self.load_seconds = load_seconds  # how long ``load`` took
 
     @classmethod
     def load(
@@ -97,21 +140,23 @@ class OnnxClassifier:
         The checksums are computed on another thread while the tokenizer and the session load: hashing and
         ONNX Runtime's session setup both release the GIL (a faster server start, see README: cold start).
         """
+        started = time.perf_counter()
         directory = Path(directory)
         manifest = read_manifest(directory)
-        if variant not in manifest.models:
-            raise UserError(f"the artifact at {directory} has no '{variant}' model (it has {sorted(manifest.models)})")
+        check_variant(directory, manifest, variant)
         names = manifest.serving_files(variant) if verify_checksums else ()
+        graph, *weights = (directory / name for name in manifest.model_files(variant))
         with ThreadPoolExecutor(1, thread_name_prefix="checksums") as checker:
             checked = checker.submit(verify_files, directory, manifest, names)
             try:
                 tokenizer = load_tokenizer(directory / TOKENIZER, manifest.max_length, manifest.pad_token_id)
-                session = open_session(directory / manifest.models[variant], intra_op_threads)
+                session = open_session(graph, weights[0] if weights else None, intra_op_threads)
             except Exception:
                 checked.result()  # a missing or corrupt file explains the failure better than the loader does
                 raise
             checked.result()
-        return cls(manifest, tokenizer, session, variant)
+        check_outputs(session, manifest, graph)
+        return cls(manifest, tokenizer, session, variant, load_seconds=time.perf_counter() - started)
 
     def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Token ids and attention mask (int64, batch x longest), exactly what the ONNX model takes."""
@@ -127,24 +172,35 @@ class OnnxClassifier:
         return self.session.run(None, inputs)[0]
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
+        """Logits (texts x classes); one call per text for a model whose answers depend on the batch."""
+        if self.one_text_per_call and len(texts) > 1:
+            return np.concatenate([self.run(self.encode([text])) for text in texts])
         return self.run(self.encode(texts))
 
     def predict(self, texts: Sequence[str]) -> list[Prediction]:
         return postprocess(self.logits(texts), self.labels)
 
     def predict_batched(
-        self, texts: Sequence[str], batch_size: int = 32, progress: Callable[[int], object] | None = None
+        self,
+        texts: Sequence[str],
+        batch_size: int = 32,
+        progress: Callable[[int], object] | None = None,
+        threads: int = 1,
     ) -> list[Prediction]:
-        """Predict many texts: sorted by length into batches (less padding), returned in input order.
+        """Predict many texts in batches sorted by length (less padding); returned in input order.
 
-        ``progress`` is called with the number of texts of each batch once it is predicted.
+        ``threads`` batches run at once (ONNX Runtime releases the GIL): with a single-threaded session that is
+        how a batch job uses every core, as the server does. ``progress`` gets the size of each batch once it is
+        predicted. A one-text-per-call model still runs each text of a batch alone.
         """
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
         results: list[Prediction | None] = [None] * len(texts)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            for index, prediction in zip(chunk, self.predict([texts[i] for i in chunk]), strict=True):
-                results[index] = prediction
-            if progress:
-                progress(len(chunk))
+        with ThreadPoolExecutor(threads, thread_name_prefix="predict") as pool:
+            predicted = pool.map(lambda batch: self.predict([texts[i] for i in batch]), batches)
+            for batch, predictions in zip(batches, predicted, strict=True):
+                for index, prediction in zip(batch, predictions, strict=True):
+                    results[index] = prediction
+                if progress:
+                    progress(len(batch))
         return results  # type: ignore[return-value]

@@ -1,14 +1,15 @@
 """Batch predictions from the command line: ``python -m nlpops.serving.predict reviews.txt -o out.jsonl``.
 
 Reads one text per line (``.txt``) or JSON Lines with a text field (``.jsonl``), from files or stdin, and
-writes one JSON object per input line (the input text, label, score, all scores) on the same core the API
-serves with, so offline scores are the scores the API would give. On a terminal it shows a progress bar.
+writes one JSON object per text (the text, label, score, all scores; blank lines are skipped) on the same core
+the API serves with, so offline scores are the scores the API would give. On a terminal it shows a progress bar.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -38,8 +39,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--artifact", type=Path, default=defaults.artifact_dir, help="artifact directory")
     parser.add_argument("--variant", choices=VARIANTS, default=defaults.variant, help="model to run")
     parser.add_argument("--field", default="text", help="the text field of .jsonl inputs (default: text)")
-    parser.add_argument("--batch-size", type=int, default=32, help="texts per ONNX Runtime call")
-    parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads")
+    parser.add_argument(
+        "--batch-size", type=int, default=32, help="texts per ONNX Runtime call (fp32; int8 runs one text a call)"
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="batches predicted at once, a thread each with one ONNX Runtime thread (default: one per CPU)",
+    )
+    parser.set_defaults(verify_checksums=defaults.verify_checksums)  # NLPOPS_VERIFY_CHECKSUMS, as the server
     return parser.parse_args(argv)
 
 
@@ -100,11 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parse_args(argv)
         if args.batch_size < 1 or args.threads < 1:
             raise UserError("--batch-size and --threads must be positive")
-        model = OnnxClassifier.load(args.artifact, variant=args.variant, intra_op_threads=args.threads)
+        model = OnnxClassifier.load(args.artifact, variant=args.variant, verify_checksums=args.verify_checksums)
         texts = [text for path in args.inputs for text in read_texts(path, args.field)]
         started = time.perf_counter()
         with tqdm(total=len(texts), desc="predicting", unit="text", file=sys.stderr, disable=None, leave=False) as bar:
-            predictions = model.predict_batched(texts, batch_size=args.batch_size, progress=bar.update)
+            predictions = model.predict_batched(texts, args.batch_size, progress=bar.update, threads=args.threads)
         seconds = time.perf_counter() - started
         write_predictions(args.output, texts, predictions)
     except UserError as err:
