@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
@@ -131,8 +133,25 @@ def test_arguments_are_refused_with_the_variable_to_set_instead() -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_corrupt_model_file_stops_the_start_with_one_clear_line_and_exit_2(
+    tiny_artifact: Path, tmp_path: Path, workers: str
+) -> None:
+    """Not a traceback from the app's startup (and, with workers, not uvicorn's parent exiting 0 after them)."""
+    copy = Path(shutil.copytree(tiny_artifact, tmp_path / "artifact"))
+    weights = copy / "model.int8.onnx.data"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    env = os.environ | {"NLPOPS_ARTIFACT_DIR": str(copy), "NLPOPS_PORT": str(free_port()), "NLPOPS_WORKERS": workers}
+    result = subprocess.run(
+        [sys.executable, "-m", "nlpops.serving"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"error: {weights} has sha256 ")
+    assert "Traceback" not in result.stderr + result.stdout
+
+
 def test_with_two_workers_metrics_count_every_worker(tiny_artifact: Path) -> None:
-    with running_server(tiny_artifact, NLPOPS_WORKERS="2") as (url, _):
+    with running_server(tiny_artifact, NLPOPS_WORKERS="2") as (url, process):
         for _ in range(20):
             assert request(f"{url}/predict", b'{"text": "a witty film"}')[0] == 200
         for _ in range(4):  # whichever worker answers /metrics reports the sum over both
@@ -141,3 +160,5 @@ def test_with_two_workers_metrics_count_every_worker(tiny_artifact: Path) -> Non
             line = 'nlpops_http_requests_total{method="POST",route="/predict",status="200"}'
             [sample] = [row for row in text.splitlines() if row.startswith(line)]
             assert float(sample.split()[-1]) == 20
+    log = process.stdout.read() if process.stdout else ""
+    assert len(re.findall(rf"INFO: +Loaded {re.escape(str(tiny_artifact))} \(int8\) in \d\.\d{{3}} s", log)) == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import sys
 
@@ -24,9 +25,9 @@ def main() -> None:
         settings = Settings.from_env()
         if settings.workers == 1:
             preload.start(settings)  # load the model while the rest imports (worker processes load their own)
-        from nlpops.serving.artifact import read_manifest  # imported once the preload runs, as is all that follows
+        import uvicorn  # after the preload has started: importing it is part of what the preload hides
 
-        read_manifest(settings.artifact_dir)  # fail here with one clear line, not a traceback from each worker
+        check_model(settings)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -38,8 +39,6 @@ def main() -> None:
         # each worker writes its metrics to files here and /metrics sums them, whichever worker answers
         scratch = tempfile.mkdtemp(prefix="nlpops-metrics-")
         os.environ[MULTIPROC] = scratch
-    import uvicorn  # after the preload has started: importing it is part of what the preload hides
-
     try:
         uvicorn.run(
             "nlpops.serving.app:create_app",
@@ -51,10 +50,35 @@ def main() -> None:
             ws="none",  # no websockets: skips importing their implementation at startup
             lifespan="on",
             log_level="info",
+            log_config=log_config(),
         )
     finally:
         if scratch:
             shutil.rmtree(scratch, ignore_errors=True)
+
+
+def check_model(settings: Settings) -> None:
+    """Fail here, with one clear line and exit 2, if the model cannot be served.
+
+    Inside the app's startup a failure would be a traceback (and, with several workers, uvicorn's parent
+    process would exit 0 once they all failed). One process: wait for its preload, usually done by the time
+    uvicorn is imported. Several: check the artifact here, and each worker loads its own model.
+    """
+    if settings.workers == 1:
+        preload.wait(settings)
+        return
+    from nlpops.serving.artifact import check_artifact
+
+    check_artifact(settings.artifact_dir, settings.variant, settings.verify_checksums)
+
+
+def log_config() -> dict:
+    """uvicorn's logging, with this package's log lines (model loaded, errors) shown the same way."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["nlpops"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 def answer_arguments(arguments: list[str]) -> None:

@@ -77,6 +77,12 @@ def import_fastapi() -> None:
         config.update(saved)
 
 
+def wait(settings: Settings) -> None:
+    """Wait for the preload of ``settings`` (if ``start`` began one) and raise its error, if it failed."""
+    if _started is not None and _started[0] == settings:
+        _started[1].result()
+
+
 def classifier_for(settings: Settings) -> OnnxClassifier:
     """The model preloaded for ``settings`` if ``start`` began one (waiting for it), else loaded now."""
     preloading = take(settings)

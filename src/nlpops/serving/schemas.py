@@ -8,17 +8,29 @@ from it, or a fuzzer reading it, sends what the server accepts (``tests/serving/
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
 EXAMPLE_TEXT = "A gorgeous, witty film."
-NOT_BLANK = r"\S"  # the schema's word for _not_blank: at least one character that is not whitespace
+# A text must have a visible character: one that is not whitespace, a control or an invisible format character
+# (zero-width space, byte order mark, ...; Unicode's Z*, Cc and Cf in the BMP). The tokenizer drops all of
+# these, so a text of nothing else would be classified as if it were empty. The schema publishes this very
+# pattern and the server enforces it, so the two agree on every text: it names its characters one by one,
+# which JSON Schema's ECMAScript regexes and Python's read alike (their \s and \S differ).
+NOT_BLANK = (
+    r"[^\u0000-\u0020\u007f-\u00a0\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u1680\u180e"
+    r"\u2000-\u200f\u2028-\u202f\u205f-\u2064\u2066-\u206f\u3000\ufeff\ufff9-\ufffb]"
+)
+_VISIBLE = re.compile(NOT_BLANK)
 
 
 def _not_blank(text: str) -> str:
-    if not text.strip():
-        raise ValueError("text is empty or only whitespace; send some words to classify")
+    if not _VISIBLE.search(text):
+        raise ValueError(
+            "text is empty or has only whitespace, control or invisible characters; send some words to classify"
+        )
     return text
 
 
@@ -74,7 +86,9 @@ class PredictionOut(BaseModel):
 
 class ModelOut(BaseModel):
     variant: str = Field(description="int8 or fp32")
-    version: str = Field(description="First 12 hex digits of the served model file's sha256")
+    version: str = Field(
+        description="12 hex digits that change with the model's files: `sha256sum model.int8.onnx* | sha256sum`"
+    )
 
 
 class PredictResponse(BaseModel):
