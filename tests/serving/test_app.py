@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -131,6 +132,15 @@ def test_bad_input_is_a_4xx_with_a_json_body_that_says_what_to_fix(
     assert error["error"] and hint in error["message"]
     # the server keeps serving after any bad input
     assert client.post("/predict", json={"text": "a witty film"}).status_code == 200
+
+
+def test_with_the_default_limits_the_largest_valid_request_fits_the_body_limit(tiny_artifact: Path) -> None:
+    """64 texts of 2,000 characters, each an emoji that a JSON encoder may write as a 12-byte surrogate pair."""
+    settings = Settings(artifact_dir=tiny_artifact)
+    body = json.dumps({"texts": ["\U0001f3ac" * settings.max_text_chars] * settings.max_batch}).encode()
+    assert len(body) > 1_500_000
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/predict", content=body, headers=JSON).status_code == 200
 
 
 def test_a_chunked_body_over_the_limit_is_a_413(client: TestClient) -> None:

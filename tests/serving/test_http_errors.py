@@ -17,7 +17,7 @@ JSON = {"Content-Type": "application/json"}
 @pytest.fixture(scope="module")
 def client(tiny_artifact: Path) -> Iterator[TestClient]:
     with TestClient(create_app(Settings(artifact_dir=tiny_artifact)), raise_server_exceptions=False) as client:
-        yield client  # the default 1 MB body limit: these bodies are parsed, not refused as too large
+        yield client  # the default body limit: these bodies are parsed, not refused as too large
 
 
 UNPARSABLE_BODIES = [
