@@ -78,7 +78,7 @@ lambda-invoke: install ## run the Lambda handler locally on events/*.json (EVENT
 	$(PYTHON) -m nlpops.serving.lambda_invoke $(EVENT)
 
 fuzz-api: install ## fuzz a running API against its OpenAPI schema (URL=http://127.0.0.1:8000 or a deployed one)
-	$(VENV)/bin/schemathesis run $(or $(URL),http://127.0.0.1:8000)/openapi.json --checks all $(ARGS)
+	$(VENV)/bin/schemathesis run $(patsubst %/,%,$(or $(URL),http://127.0.0.1:8000))/openapi.json --checks all $(ARGS)
 
 bench: install ## PyTorch fp32 vs ONNX fp32 vs ONNX INT8: latency, throughput, cold start, installed size
 	$(PYTHON) benchmarks/inference_compare.py $(ARGS)

@@ -3,7 +3,7 @@
 Starts ``python -m nlpops.serving`` on 127.0.0.1 (or targets ``--url``), times process start → first 200
 from POST /predict, then runs ``wrk`` for a bounded duration, each request one real review sentence (a
 generated Lua script rotates through them; the sentences stay in a temporary folder, never in git).
-Prints a Markdown table and saves it, with the raw figures, under logs/benchmarks/.
+Prints a Markdown table and appends the raw figures to logs/benchmarks/load_test.jsonl.
 
 ``--server`` also runs the tutorial-style baselines of ``benchmarks/naive_server.py`` (the servers behind
 the reference figures), in turn with the API server for ``--rounds`` rounds, so one machine's figures can be
@@ -43,15 +43,20 @@ from nlpops.utils.machine import describe
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = b'{"text": "A gorgeous, witty film."}'
 SERVERS = ("nlpops", "naive-onnx-int8", "naive-pytorch")
+HARNESS_ENV = ("NLPOPS_HOST", "NLPOPS_PORT")  # the harness picks the server's address
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--url", help="target a running server instead of starting one")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0],
+        epilog="Needs wrk (Debian/Ubuntu: apt-get install wrk). "
+        "Results are appended to OUTPUT/load_test.jsonl (default: logs/benchmarks/load_test.jsonl).",
+    )
+    parser.add_argument("--url", help="target a running http(s):// server instead of starting one")
     parser.add_argument(
         "--server", action="append", choices=SERVERS, help="server to start (repeatable; default: nlpops)"
     )
-    parser.add_argument("--rounds", type=int, default=1, help="runs of each --server, taken in turn")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each --server (or of --url), taken in turn")
     parser.add_argument(
         "--model-dir",
         type=Path,
@@ -64,14 +69,20 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sentences", type=int, default=500, help="distinct review sentences to send")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (repeatable)")
     parser.add_argument("--label", default="", help="a name for this configuration in the saved results")
-    parser.add_argument("--output", type=Path, default=REPO_ROOT / "logs/benchmarks")
+    parser.add_argument("--output", type=Path, default=REPO_ROOT / "logs/benchmarks", help="folder of load_test.jsonl")
     args = parser.parse_args()
     if args.url and args.server:
         parser.error("--url targets a running server: leave out --server")
+    if args.url and not re.match(r"https?://[^/]", args.url):
+        parser.error(f"--url takes an http:// or https:// URL, e.g. http://127.0.0.1:8000 (got {args.url!r})")
     if any("=" not in item for item in args.env):
         parser.error("--env takes NAME=VALUE")
-    if args.rounds < 1 or args.connections < 1 or args.duration < 1:
-        parser.error("--rounds, --connections and --duration must be at least 1")
+    if any(item.split("=", 1)[0] in HARNESS_ENV for item in args.env):
+        parser.error("--env cannot set NLPOPS_HOST or NLPOPS_PORT: the harness picks the server's address")
+    if min(args.rounds, args.connections, args.duration, args.wrk_threads, args.sentences) < 1:
+        parser.error("--rounds, --connections, --duration, --wrk-threads and --sentences must be at least 1")
+    if args.connections < args.wrk_threads:
+        parser.error("--connections must be at least --wrk-threads (wrk gives each thread its own connections)")
     args.server = args.server or ["nlpops"]
     return args
 
@@ -124,7 +135,8 @@ def server_command(server: str, model_dir: Path) -> list[str]:
 def start_server(command: list[str], extra_env: list[str]) -> tuple[subprocess.Popen, str, float]:
     """Run ``command``; return the process, its URL and the seconds from its start to the first 200 prediction."""
     port = free_port()
-    env = os.environ | {"NLPOPS_PORT": str(port)} | dict(item.split("=", 1) for item in extra_env)
+    address = {"NLPOPS_HOST": "127.0.0.1", "NLPOPS_PORT": str(port)}
+    env = os.environ | dict(item.split("=", 1) for item in extra_env) | address
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, cwd=REPO_ROOT)
     url = f"http://127.0.0.1:{port}"
@@ -141,8 +153,14 @@ def start_server(command: list[str], extra_env: list[str]) -> tuple[subprocess.P
 
 
 def run_wrk(url: str, script: Path, connections: int, duration: int, threads: int) -> str:
+    """wrk's report; if wrk fails, exit with one ``error:`` line carrying wrk's own message."""
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url]
-    return subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
+        message = "; ".join(line.strip() for line in lines if line.strip()) or "no message"
+        raise SystemExit(f"error: wrk exited with status {result.returncode}: {message}")
+    return result.stdout
 
 
 def parse_wrk(output: str) -> dict[str, Any]:
@@ -235,8 +253,6 @@ def main() -> None:
         for round_ in range(args.rounds):
             order = args.server if round_ % 2 == 0 else args.server[::-1]  # alternate: drift hits all alike
             results += [measure(args, None if args.url else server, script) for server in order]
-            if args.url:
-                break
     print(report(results))
     args.output.mkdir(parents=True, exist_ok=True)
     with (args.output / "load_test.jsonl").open("a") as file:

@@ -111,3 +111,75 @@ def test_bad_arguments_get_a_usage_error(argv: list[str], monkeypatch: pytest.Mo
     with pytest.raises(SystemExit) as exited:
         load_test.parse_args()
     assert exited.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--sentences", "0"], "--sentences must be at least 1"),
+        (["--sentences", "-3"], "--sentences must be at least 1"),
+        (["--wrk-threads", "0"], "--wrk-threads and --sentences must be at least 1"),
+        (["--connections", "1", "--wrk-threads", "2"], "--connections must be at least --wrk-threads"),
+        (["--url", "127.0.0.1:8000"], "--url takes an http:// or https:// URL"),
+        (["--url", "ftp://127.0.0.1/"], "--url takes an http:// or https:// URL"),
+        (["--env", "NLPOPS_PORT=9000"], "--env cannot set NLPOPS_HOST or NLPOPS_PORT"),
+        (["--env", "NLPOPS_HOST=0.0.0.0"], "--env cannot set NLPOPS_HOST or NLPOPS_PORT"),
+    ],
+)
+def test_arguments_that_would_trip_wrk_or_the_harness_are_refused_up_front(
+    argv: list[str], message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["load_test.py", *argv])
+    with pytest.raises(SystemExit) as exited:
+        load_test.parse_args()
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_https_urls_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["load_test.py", "--url", "https://xyz.lambda-url.eu-west-1.on.aws/"])
+    assert load_test.parse_args().url == "https://xyz.lambda-url.eu-west-1.on.aws/"
+
+
+needs_wrk = pytest.mark.skipif(not Path("/usr/bin/wrk").exists(), reason="wrk is not installed")
+
+
+@needs_wrk
+def test_a_wrk_failure_is_one_error_line_with_wrks_own_message(tmp_path: Path) -> None:
+    script = tmp_path / "post.lua"
+    script.write_text(load_test.lua_script([REVIEW]), encoding="utf-8")
+    with pytest.raises(SystemExit) as exited:  # threads > connections: what parse_args now refuses up front
+        load_test.run_wrk("http://127.0.0.1:9", script, connections=1, duration=1, threads=2)
+    assert exited.value.code == "error: wrk exited with status 1: number of connections must be >= threads"
+
+
+@needs_wrk
+def test_an_unreachable_url_ends_the_run_with_one_error_line_and_no_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(load_test, "review_sentences", lambda count: [REVIEW] * count)
+    url = f"http://127.0.0.1:{load_test.free_port()}"  # nothing listens: wrk fails at once, no load
+    argv = ["--url", url, "--duration", "1", "--sentences", "2", "--output", str(tmp_path)]
+    monkeypatch.setattr(sys, "argv", ["load_test.py", *argv])
+    with pytest.raises(SystemExit) as exited:
+        load_test.main()
+    assert str(exited.value.code).startswith("error: wrk exited with status 1: unable to connect to 127.0.0.1:")
+    assert "\n" not in str(exited.value.code)
+    assert not (tmp_path / "load_test.jsonl").exists()
+
+
+def test_rounds_against_a_url_run_that_many_times(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    measured: list[str | None] = []
+
+    def fake_measure(args: object, server: str | None, script: Path) -> dict:
+        measured.append(server)
+        return run("http://127.0.0.1:8000", 200, 100.0, 0.9)
+
+    monkeypatch.setattr(load_test, "measure", fake_measure)
+    monkeypatch.setattr(load_test, "review_sentences", lambda count: [REVIEW] * count)
+    monkeypatch.setattr(load_test.shutil, "which", lambda name: f"/usr/bin/{name}")
+    argv = ["--url", "http://127.0.0.1:8000", "--rounds", "3", "--sentences", "2", "--output", str(tmp_path)]
+    monkeypatch.setattr(sys, "argv", ["load_test.py", *argv])
+    load_test.main()
+    assert measured == [None, None, None]
+    assert len((tmp_path / "load_test.jsonl").read_text().splitlines()) == 3
