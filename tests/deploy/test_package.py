@@ -48,12 +48,20 @@ def test_a_corrupt_model_fails_the_packaging_and_writes_nothing(tiny_artifact: P
 
 
 def test_an_unknown_variant_or_a_used_folder_is_refused(tiny_artifact: Path, tmp_path: Path) -> None:
-    with pytest.raises(UserError, match=r"no 'fp16' model .*it has fp32, int8"):
+    with pytest.raises(UserError, match=r"no 'fp16' model \(it has \['fp32', 'int8'\]\)$"):
         package_artifact(tiny_artifact, tmp_path / "model", "fp16")
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "old.onnx").write_bytes(b"")
-    with pytest.raises(UserError, match="is not empty"):
+    with pytest.raises(UserError, match="is not an empty folder"):
         package_artifact(tiny_artifact, tmp_path / "used", "int8")
+
+
+def test_a_target_that_cannot_be_a_folder_is_one_clear_error(tiny_artifact: Path, tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(UserError, match="a-file is not an empty folder"):
+        package_artifact(tiny_artifact, tmp_path / "a-file", "int8")
+    with pytest.raises(UserError, match=r"cannot write the package to .*a-file/model: Not a directory"):
+        package_artifact(tiny_artifact, tmp_path / "a-file" / "model", "int8")
 
 
 def test_the_command_runs_on_the_standard_library_alone(tiny_artifact: Path, tmp_path: Path) -> None:

@@ -111,6 +111,7 @@ def test_the_smoke_test_defaults_to_the_aliass_function_url(stack: Stack) -> Non
     [
         (["--image-tag", "not a tag"], "is not an image tag"),
         (["--image-tag", "v1", "--smoke-timeout", "0"], "not a positive number of seconds"),
+        (["--image-tag", "v1", "--smoke-timeout", "inf"], "not a positive number of seconds"),
         (["--image-tag", "v1", "--smoke-url", "ftp://x"], "not an http(s) URL"),
         ([], "required: --image-tag"),
     ],

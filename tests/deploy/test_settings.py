@@ -65,3 +65,11 @@ def test_a_malformed_or_incomplete_file_is_refused(tmp_path: Path, text: str, pr
 def test_a_missing_file_says_where_to_run_from(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="run from the repository root or pass --settings"):
         read_settings(tmp_path / "deploy.env")
+
+
+def test_a_folder_or_a_binary_file_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"cannot read deploy settings .*: Is a directory"):
+        read_settings(tmp_path)
+    (tmp_path / "deploy.env").write_bytes(b"AWS_REGION=\xff\n")
+    with pytest.raises(UserError, match=r"cannot read deploy settings .*utf-8"):
+        read_settings(tmp_path / "deploy.env")

@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from nlpops.errors import UserError
-from nlpops.serving.artifact import MANIFEST, read_manifest, verify_files
+from nlpops.serving.artifact import MANIFEST, check_variant, read_manifest, verify_files
 
 
 def package_artifact(source: Path, target: Path, variant: str) -> list[str]:
@@ -24,20 +24,21 @@ def package_artifact(source: Path, target: Path, variant: str) -> list[str]:
     """
     source, target = Path(source), Path(target)
     manifest = read_manifest(source)
-    if variant not in manifest.models:
-        has = ", ".join(sorted(manifest.models))
-        raise UserError(f"the artifact at {source} has no '{variant}' model (it has {has}); pass --variant")
-    if target.exists() and any(target.iterdir()):
-        raise UserError(f"{target} is not empty: package into a new folder")
+    check_variant(source, manifest, variant)
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise UserError(f"{target} is not an empty folder: package into a new one")
     files = manifest.serving_files(variant)
     verify_files(source, manifest, files)
-    target.mkdir(parents=True, exist_ok=True)
-    for name in files:
-        shutil.copyfile(source / name, target / name)
     packaged = dataclasses.replace(
         manifest,
         models={variant: manifest.models[variant]},
         checksums={name: manifest.checksums[name] for name in files},
     )
-    (target / MANIFEST).write_text(packaged.to_json(), encoding="utf-8")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            shutil.copyfile(source / name, target / name)
+        (target / MANIFEST).write_text(packaged.to_json(), encoding="utf-8")
+    except OSError as err:
+        raise UserError(f"cannot write the package to {target}: {err.strerror or err}") from None
     return [MANIFEST, *files]

@@ -35,6 +35,8 @@ def parse_env_file(path: Path) -> dict[str, str]:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError(f"no deploy settings at {path}: run from the repository root or pass --settings") from None
+    except (OSError, UnicodeDecodeError) as err:  # a folder, unreadable, not text
+        raise UserError(f"cannot read deploy settings {path}: {getattr(err, 'strerror', None) or err}") from None
     values: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()

@@ -180,6 +180,6 @@ def verify_file(directory: Path, manifest: Manifest, name: str, checksum: bool =
     if actual != expected:
         raise UserError(
             f"{path} has sha256 {actual[:12]}…, the manifest says {expected[:12]}…: the file is corrupt or from "
-            "another export; export again (or set NLPOPS_VERIFY_CHECKSUMS=false to skip the check)"
+            "another export; export again"
         )
     return path
