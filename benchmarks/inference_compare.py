@@ -16,6 +16,7 @@ import argparse
 import json
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, distribution
@@ -25,6 +26,8 @@ from typing import Any
 import numpy as np
 from packaging.requirements import Requirement
 
+from nlpops.errors import UserError
+from nlpops.serving.artifact import MANIFEST, check_artifact
 from nlpops.utils.machine import describe
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -55,21 +58,65 @@ print(time.perf_counter() - t)
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models/text-classifier")
-    parser.add_argument("--artifact", type=Path, default=REPO_ROOT / "models/text-classifier-onnx")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        default=REPO_ROOT / "models/text-classifier",
+        help="the fine-tuned model folder PyTorch runs (train.py's model_dir); its tokenizer reads the sentences",
+    )
+    parser.add_argument(
+        "--artifact",
+        type=Path,
+        default=REPO_ROOT / "models/text-classifier-onnx",
+        help="the exported artifact ONNX Runtime runs (export.py); every engine tokenizes with it",
+    )
     parser.add_argument("--sentences", type=int, default=400, help="test-split sentences to time")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads of every engine")
     parser.add_argument(
         "--request-batch", type=int, default=4, help="requests padded into one call (arrival order) for that column"
     )
-    parser.add_argument("--output", type=Path, default=REPO_ROOT / "logs/benchmarks")
+    parser.add_argument(
+        "--output", type=Path, default=REPO_ROOT / "logs/benchmarks", help="folder of inference_compare.{md,json}"
+    )
     parser.add_argument("--engine", choices=ENGINES, help=argparse.SUPPRESS)  # worker mode
     parser.add_argument("--texts-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if min(args.sentences, args.threads, args.request_batch) < 1:
         parser.error("--sentences, --threads and --request-batch must be at least 1")
     return args
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    """Fail before the slow data loading if the model folder or the artifact is missing, or --output is unusable."""
+    for name in ("config.json", "tokenizer.json"):
+        if not (args.model_dir / name).is_file():
+            raise UserError(
+                f"no trained model at {args.model_dir} ({name} missing): run `python train.py` first "
+                "or pass --model-dir a model folder train.py saved"
+            )
+    if not (args.artifact / MANIFEST).is_file():
+        raise UserError(
+            f"no model artifact at {args.artifact} ({MANIFEST} missing): run `python export.py` first "
+            "or pass --artifact an exported artifact"
+        )
+    for variant in ("fp32", "int8"):
+        check_artifact(args.artifact, variant, verify_checksums=False)  # the workers verify the checksums
+    try:
+        args.output.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserError(f"cannot create the --output folder {args.output}: {err.strerror}") from None
+
+
+def run_worker(command: list[str]) -> str:
+    """The standard output of ``command``; if it fails, its standard error is shown and this exits with its status."""
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode:
+        sys.stderr.write(result.stderr)
+        raise SystemExit(result.returncode)
+    return result.stdout
 
 
 def test_sentences(model_dir: Path, count: int) -> list[str]:
@@ -154,8 +201,8 @@ def cold_start(engine: str, args: argparse.Namespace) -> dict[str, float]:
         variant = engine.removeprefix("onnx-")
         code = COLD_START["onnx"].format(artifact=str(args.artifact), variant=variant)
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return {"cold_start_s": time.perf_counter() - started, "import_load_predict_s": float(result.stdout.split()[-1])}
+    output = run_worker([sys.executable, "-c", code])
+    return {"cold_start_s": time.perf_counter() - started, "import_load_predict_s": float(output.split()[-1])}
 
 
 def installed_mb(roots: list[str]) -> float:
@@ -197,31 +244,39 @@ def table(rows: dict[str, dict[str, Any]], args: argparse.Namespace, count: int)
     return "\n".join(lines)
 
 
-def main() -> None:
-    args = parse_args()
-    if args.engine:  # worker mode
-        print(json.dumps(measure(args.engine, args)))
-        return
+def compare(args: argparse.Namespace) -> None:
+    """Measure every engine in its own worker process; print and save the table."""
+    check_inputs(args)
     texts = test_sentences(args.model_dir, args.sentences)
-    args.output.mkdir(parents=True, exist_ok=True)
-    texts_file = args.output / "inference_compare_texts.json"
-    texts_file.write_text(json.dumps(texts))
     rows: dict[str, dict[str, Any]] = {}
-    for engine in ENGINES:
-        print(f"measuring {ENGINES[engine]} …", file=sys.stderr)
-        worker = [sys.executable, __file__, "--engine", engine, "--texts-file", str(texts_file)]
-        worker += ["--model-dir", str(args.model_dir), "--artifact", str(args.artifact), "--threads", str(args.threads)]
-        worker += ["--request-batch", str(args.request_batch)]
-        result = subprocess.run(worker, capture_output=True, text=True, check=True)
-        rows[engine] = json.loads(result.stdout.strip().splitlines()[-1])
-        rows[engine] |= cold_start(engine, args)
-        rows[engine]["installed_mb"] = installed_mb(RUNTIMES[engine])
-    texts_file.unlink()
+    with tempfile.TemporaryDirectory(prefix="inference-compare-") as scratch:
+        texts_file = Path(scratch) / "texts.json"
+        texts_file.write_text(json.dumps(texts))
+        for engine in ENGINES:
+            print(f"measuring {ENGINES[engine]} …", file=sys.stderr)
+            worker = [sys.executable, __file__, "--engine", engine, "--texts-file", str(texts_file)]
+            worker += ["--model-dir", str(args.model_dir), "--artifact", str(args.artifact)]
+            worker += ["--threads", str(args.threads), "--request-batch", str(args.request_batch)]
+            rows[engine] = json.loads(run_worker(worker).strip().splitlines()[-1])
+            rows[engine] |= cold_start(engine, args)
+            rows[engine]["installed_mb"] = installed_mb(RUNTIMES[engine])
     report = table(rows, args, len(texts))
     print(report)
     (args.output / "inference_compare.md").write_text(report + "\n")
     (args.output / "inference_compare.json").write_text(json.dumps(rows, indent=2) + "\n")
     print(f"\nsaved to {args.output}/inference_compare.{{md,json}}", file=sys.stderr)
+
+
+def main() -> None:
+    args = parse_args()
+    try:
+        if args.engine:  # worker mode
+            print(json.dumps(measure(args.engine, args)))
+        else:
+            compare(args)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

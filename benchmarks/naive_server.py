@@ -18,8 +18,10 @@ them on any machine. Not for production: use ``make serve``.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 import uvicorn
 from fastapi import FastAPI
@@ -38,6 +40,10 @@ class Review(BaseModel):
 
 def pytorch_scorer(model_dir: Path) -> Callable[[str], Scores]:
     """Class probabilities of one text from a fine-tuned checkpoint, as a transformers tutorial computes them."""
+    if not (model_dir / "config.json").is_file():  # else transformers takes the path for a Hub id
+        raise UserError(
+            f"no trained model at {model_dir} (config.json missing): pass --model-dir a model folder train.py saved"
+        )
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
@@ -78,18 +84,31 @@ def build_app(score: Callable[[str], Scores]) -> FastAPI:
     return app
 
 
+def fail(message: str) -> NoReturn:
+    """One ``error:`` line and exit status 2, as ``python -m nlpops.serving`` does."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
     parser.add_argument("--engine", choices=("pytorch", "onnx-int8"), required=True)
-    parser.add_argument("--model-dir", type=Path, default=REPO_ROOT / "models/text-classifier")
+    parser.add_argument(
+        "--model-dir",
+        type=Path,
+        default=REPO_ROOT / "models/text-classifier",
+        help="the fine-tuned checkpoint --engine pytorch serves (onnx-int8 serves NLPOPS_ARTIFACT_DIR)",
+    )
     args = parser.parse_args()
     try:
         settings = Settings.from_env()
         score = pytorch_scorer(args.model_dir) if args.engine == "pytorch" else onnx_scorer(settings.artifact_dir)
     except ImportError as err:  # the serving-only install has no torch
-        raise SystemExit(f"error: the {args.engine} engine needs {err.name}; use the training install") from None
+        fail(f"the {args.engine} engine needs {err.name}; use the training install")
     except (UserError, OSError) as err:  # a bad NLPOPS_* value, a missing model or artifact
-        raise SystemExit(f"error: {err}") from None
+        fail(str(err))
     # "warning" keeps the access log off the benchmark's terminal; its lines are skipped as cheaply as turned off
     uvicorn.run(build_app(score), host=settings.host, port=settings.port, log_level="warning")
 

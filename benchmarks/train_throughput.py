@@ -11,19 +11,22 @@ Hydra overrides after the options apply to every setting (the trainer, the batch
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
-from lightning.pytorch import Callback, seed_everything
 from omegaconf import DictConfig, open_dict
 
 import nlpops.utils.resolvers  # noqa: F401
 from nlpops.errors import UserError
 from nlpops.utils.instantiate import build, check_config
 from nlpops.utils.machine import describe
+
+if TYPE_CHECKING:
+    from lightning.pytorch import Callback
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 SETTINGS = {
@@ -34,23 +37,30 @@ SETTINGS = {
 }
 
 
-class StepTimer(Callback):
-    """Counts samples and wall time of training batches after ``warmup`` batches."""
+def step_timer(warmup: int) -> Callback:
+    """A callback counting samples and wall time of training batches after ``warmup`` batches.
 
-    def __init__(self, warmup: int) -> None:
-        self.warmup, self.samples, self.started = warmup, 0, 0.0
+    Its class is made here, not at import: importing Lightning takes seconds that ``--help`` should not wait.
+    """
+    from lightning.pytorch import Callback
 
-    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if batch_idx == self.warmup:
-            self.started = time.perf_counter()
+    class StepTimer(Callback):
+        def __init__(self) -> None:
+            self.samples, self.started = 0, 0.0
 
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if batch_idx >= self.warmup:
-            self.samples += len(batch["labels"])
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+            if batch_idx == warmup:
+                self.started = time.perf_counter()
 
-    @property
-    def samples_per_second(self) -> float:
-        return self.samples / (time.perf_counter() - self.started)
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            if batch_idx >= warmup:
+                self.samples += len(batch["labels"])
+
+        @property
+        def samples_per_second(self) -> float:
+            return self.samples / (time.perf_counter() - self.started)
+
+    return StepTimer()
 
 
 def compose_config(overrides: list[str]) -> DictConfig:
@@ -61,6 +71,8 @@ def compose_config(overrides: list[str]) -> DictConfig:
 
 def measure(overrides: list[str], steps: int, warmup: int) -> float:
     """Samples/s of ``steps`` optimizer steps after ``warmup`` untimed ones, under the composed config."""
+    from lightning.pytorch import seed_everything
+
     cfg = compose_config(overrides)
     with open_dict(cfg):
         cfg.paths.output_dir = "/tmp/nlpops-bench"
@@ -70,7 +82,7 @@ def measure(overrides: list[str], steps: int, warmup: int) -> float:
     datamodule = build(cfg, "data")
     datamodule.setup("fit")
     model = build(cfg, "model", id2label=datamodule.id2label)
-    timer = StepTimer(warmup)
+    timer = step_timer(warmup)
     trainer = build(
         cfg,
         "trainer",
@@ -89,15 +101,21 @@ def measure(overrides: list[str], steps: int, warmup: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=40, help="timed optimizer steps per setting")
-    parser.add_argument("--warmup", type=int, default=5, help="untimed steps first")
+    parser.add_argument("--steps", type=int, default=40, help="timed optimizer steps per setting (default: 40)")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (default: 5)")
     parser.add_argument("--only", choices=list(SETTINGS), help="measure one setting")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides for every setting, e.g. trainer=gpu")
     args = parser.parse_args()
+    if args.steps < 1:
+        parser.error(f"--steps must be at least 1 (got {args.steps})")
+    if args.warmup < 0:
+        parser.error(f"--warmup must be 0 or more (got {args.warmup})")
     try:
         compose_config(args.overrides)
     except HydraException as err:
         parser.error(f"bad override: {err}")
+    import torch  # after the checks: importing it takes seconds
+
     gpus = ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())) or "none"
     print(f"{describe()}; GPUs: {gpus}; torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"overrides: {' '.join(args.overrides) or 'none'} (default: batch 32, max length 64)\n")
@@ -108,7 +126,8 @@ def main() -> None:
         try:
             rate = measure([*overrides, *args.overrides], args.steps, args.warmup)
         except UserError as err:  # a bad value: data.batch_size=0, trainer=gpu without a GPU
-            raise SystemExit(f"error: {err}") from None
+            print(f"error: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
         print(f"| {name} | {rate:.1f} |", flush=True)
 
 

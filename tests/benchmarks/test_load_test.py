@@ -58,7 +58,7 @@ def test_a_naive_baseline_without_its_artifact_exits_with_one_line(tmp_path: Pat
     command = load_test.server_command("naive-onnx-int8", model_dir=tmp_path)
     env = {"NLPOPS_ARTIFACT_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
 
 

@@ -26,7 +26,7 @@ def test_times_the_chosen_setting_under_the_given_overrides(tiny_args: list[str]
     [
         ("trainer=nope", 2, "bad override: In 'train': Could not find 'trainer/nope'"),
         ("trainer.bogus=1", 2, "bad override: Could not override 'trainer.bogus'"),
-        ("data.batch_size=0", 1, "error: data.batch_size must be a positive integer, got 0"),
+        ("data.batch_size=0", 2, "error: data.batch_size must be a positive integer, got 0"),
     ],
 )
 def test_bad_overrides_get_one_clear_line(tiny_args: list[str], override: str, code: int, message: str) -> None:
@@ -34,4 +34,20 @@ def test_bad_overrides_get_one_clear_line(tiny_args: list[str], override: str, c
 
     assert result.returncode == code
     assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--steps", "0"], "--steps must be at least 1 (got 0)"),  # was a 0.0 figure
+        (["--steps", "-2"], "--steps must be at least 1 (got -2)"),  # was max_steps=-1: no limit
+        (["--warmup", "-1"], "--warmup must be 0 or more (got -1)"),  # the timer never started
+    ],
+)
+def test_bad_step_counts_are_refused_before_anything_is_built(options: list[str], message: str) -> None:
+    result = run_cli(SCRIPT, *options)
+
+    assert result.returncode == 2
+    assert f"error: {message}" in result.stderr
     assert "Traceback" not in result.stderr
