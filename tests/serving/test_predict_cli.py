@@ -109,6 +109,16 @@ def test_help_and_stdin(tiny_artifact: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["label"] == "fresh"
     assert "reading texts from the terminal" not in result.stderr and "predicting" not in result.stderr  # piped
+    records = '{"review": "a brilliant movie"}\n{"review": "a dull and tedious movie"}\n'
+    result = subprocess.run(
+        [sys.executable, "-m", "nlpops.serving.predict", "--artifact", str(tiny_artifact), "--jsonl", "--field=review"],
+        input=records,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["label"] for line in result.stdout.splitlines()] == ["fresh", "rotten"]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")

@@ -1,8 +1,9 @@
 """Batch predictions from the command line: ``python -m nlpops.serving.predict reviews.txt -o out.jsonl``.
 
-Reads one text per line (``.txt``) or JSON Lines with a text field (``.jsonl``), from files or stdin, and
-writes one JSON object per text (the text, label, score, all scores; blank lines are skipped) on the same core
-the API serves with, so offline scores are the scores the API would give. On a terminal it shows a progress bar.
+Reads one text per line (``.txt``) or JSON Lines with a text field (``.jsonl``, or any input with ``--jsonl``),
+from files or stdin, and writes one JSON object per text (the text, label, score, all scores; blank lines are
+skipped) on the same core the API serves with, so offline scores are the scores the API would give. On a terminal
+it shows a progress bar.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--variant", choices=VARIANTS, default=defaults.variant, help="model to run")
     parser.add_argument("--field", default="text", help="the text field of .jsonl inputs (default: text)")
     parser.add_argument(
+        "--jsonl", action="store_true", help="read every input as JSON Lines (stdin too), not only .jsonl/.ndjson files"
+    )
+    parser.add_argument(
         "--batch-size", type=int, default=32, help="texts per ONNX Runtime call (fp32; int8 runs one text a call)"
     )
     parser.add_argument(
@@ -63,9 +67,9 @@ def open_input(path: str) -> AbstractContextManager[TextIO]:
         raise UserError(f"cannot read {path}: {err.strerror}") from None
 
 
-def read_texts(path: str, field: str) -> Iterator[str]:
-    """Non-blank lines of a text file, or the ``field`` of each JSON Lines record."""
-    is_jsonl = path.endswith((".jsonl", ".ndjson"))
+def read_texts(path: str, field: str, jsonl: bool = False) -> Iterator[str]:
+    """Non-blank lines of a text file, or the ``field`` of each JSON Lines record (``jsonl``, or by extension)."""
+    is_jsonl = jsonl or path.endswith((".jsonl", ".ndjson"))
     with open_input(path) as lines:
         try:
             for number, line in enumerate(lines, 1):
@@ -110,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.batch_size < 1 or args.threads < 1:
             raise UserError("--batch-size and --threads must be positive")
         model = OnnxClassifier.load(args.artifact, variant=args.variant, verify_checksums=args.verify_checksums)
-        texts = [text for path in args.inputs for text in read_texts(path, args.field)]
+        texts = [text for path in args.inputs for text in read_texts(path, args.field, args.jsonl)]
         started = time.perf_counter()
         with tqdm(total=len(texts), desc="predicting", unit="text", file=sys.stderr, disable=None, leave=False) as bar:
             predictions = model.predict_batched(texts, args.batch_size, progress=bar.update, threads=args.threads)
