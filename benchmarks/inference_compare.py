@@ -29,6 +29,7 @@ from packaging.requirements import Requirement
 from nlpops.errors import UserError
 from nlpops.serving.artifact import MANIFEST, check_artifact
 from nlpops.utils.machine import describe
+from nlpops.utils.model_dir import PASS_MODEL_DIR, check_model_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENGINES = {"pytorch-fp32": "PyTorch fp32", "onnx-fp32": "ONNX Runtime fp32", "onnx-int8": "ONNX Runtime INT8"}
@@ -91,12 +92,7 @@ def parse_args() -> argparse.Namespace:
 
 def check_inputs(args: argparse.Namespace) -> None:
     """Fail before the slow data loading if the model folder or the artifact is missing, or --output is unusable."""
-    for name in ("config.json", "tokenizer.json"):
-        if not (args.model_dir / name).is_file():
-            raise UserError(
-                f"no trained model at {args.model_dir} ({name} missing): run `python train.py` first "
-                "or pass --model-dir a model folder train.py saved"
-            )
+    check_model_dir(args.model_dir, choose=PASS_MODEL_DIR)
     if not (args.artifact / MANIFEST).is_file():
         raise UserError(
             f"no model artifact at {args.artifact} ({MANIFEST} missing): run `python export.py` first "

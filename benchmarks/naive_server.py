@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from nlpops.errors import UserError
 from nlpops.serving.settings import Settings
+from nlpops.utils.model_dir import PASS_MODEL_DIR, check_model_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 Scores = dict[str, float]
@@ -40,10 +41,7 @@ class Review(BaseModel):
 
 def pytorch_scorer(model_dir: Path) -> Callable[[str], Scores]:
     """Class probabilities of one text from a fine-tuned checkpoint, as a transformers tutorial computes them."""
-    if not (model_dir / "config.json").is_file():  # else transformers takes the path for a Hub id
-        raise UserError(
-            f"no trained model at {model_dir} (config.json missing): pass --model-dir a model folder train.py saved"
-        )
+    check_model_dir(model_dir, choose=PASS_MODEL_DIR)  # else transformers takes a missing path for a Hub id
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 

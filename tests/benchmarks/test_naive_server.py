@@ -15,7 +15,7 @@ def test_a_missing_model_dir_is_named_not_taken_for_a_hub_id(tmp_path: Path) -> 
     assert result.returncode == 2
     assert result.stderr.strip() == (
         f"error: no trained model at {tmp_path / 'none'} (config.json missing): "
-        "pass --model-dir a model folder train.py saved"
+        "run `python train.py` first or pass --model-dir a model folder train.py saved"
     )
 
 

@@ -19,6 +19,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 
 from nlpops.errors import UserError
 from nlpops.serving.artifact import weights_file
+from nlpops.utils.model_dir import check_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +39,6 @@ class LogitsOnly(torch.nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-
-
-def check_model_dir(model_dir: Path) -> None:
-    """Fail early, before any data is loaded, if ``model_dir`` is not a model folder serving can use."""
-    if not (Path(model_dir) / "config.json").is_file():
-        raise UserError(
-            f"no trained model at {model_dir} (config.json missing): run `python train.py` first "
-            "or set model_dir=PATH to a Hugging Face model folder"
-        )
-    if not (Path(model_dir) / "tokenizer.json").is_file():
-        raise UserError(f"{model_dir} has no tokenizer.json: serving needs a fast tokenizer saved with the model")
 
 
 def load_classifier(model_dir: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

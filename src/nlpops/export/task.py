@@ -8,10 +8,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from nlpops.errors import UserError, positive_int
-from nlpops.export.onnx import check_model_dir
 from nlpops.export.parity import Thresholds
 from nlpops.export.pipeline import export_artifact
 from nlpops.utils.instantiate import check_arguments
+from nlpops.utils.model_dir import check_model_dir
 
 ARGUMENT_KEYS = ("max_length", "opset", "quantize", "int8_method", "optimize", "sensitive_matmuls")
 
