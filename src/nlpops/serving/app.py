@@ -34,7 +34,7 @@ NOT_READY = "the model is not loaded yet; retry once GET /ready answers 200"
 
 
 def model_out(classifier: OnnxClassifier) -> dict[str, str]:
-    return {"variant": classifier.variant, "version": classifier.manifest.model_version(classifier.variant)}
+    return {"variant": classifier.variant, "version": classifier.version}
 
 
 async def get_classifier(request: Request) -> OnnxClassifier:

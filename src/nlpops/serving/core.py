@@ -128,6 +128,7 @@ class OnnxClassifier:
         self.tokenizer = tokenizer
         self.session = session
         self.variant = variant
+        self.version = manifest.model_version(variant)  # what /ready and every answer report
         self.one_text_per_call = variant in ONE_TEXT_PER_CALL
         self.load_seconds = load_seconds  # how long ``load`` took
 
