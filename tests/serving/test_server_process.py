@@ -134,19 +134,24 @@ def test_arguments_are_refused_with_the_variable_to_set_instead() -> None:
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize(
+    ("verify_checksums", "error"), [("true", "{weights} has sha256 "), ("false", "ONNX Runtime cannot load {graph}: ")]
+)
 def test_a_corrupt_model_file_stops_the_start_with_one_clear_line_and_exit_2(
-    tiny_artifact: Path, tmp_path: Path, workers: str
+    tiny_artifact: Path, tmp_path: Path, workers: str, verify_checksums: str, error: str
 ) -> None:
-    """Not a traceback from the app's startup (and, with workers, not uvicorn's parent exiting 0 after them)."""
+    """Not a traceback from the app's startup (and, with workers, not uvicorn's parent exiting 0 after them),
+    whether the checksums catch it or, unchecked, only ONNX Runtime does."""
     copy = Path(shutil.copytree(tiny_artifact, tmp_path / "artifact"))
-    weights = copy / "model.int8.onnx.data"
+    graph, weights = copy / "model.int8.onnx", copy / "model.int8.onnx.data"
     weights.write_bytes(weights.read_bytes()[:-100])
-    env = os.environ | {"NLPOPS_ARTIFACT_DIR": str(copy), "NLPOPS_PORT": str(free_port()), "NLPOPS_WORKERS": workers}
+    settings = {"NLPOPS_WORKERS": workers, "NLPOPS_VERIFY_CHECKSUMS": verify_checksums}
+    env = os.environ | {"NLPOPS_ARTIFACT_DIR": str(copy), "NLPOPS_PORT": str(free_port())} | settings
     result = subprocess.run(
         [sys.executable, "-m", "nlpops.serving"], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2
-    assert result.stderr.startswith(f"error: {weights} has sha256 ")
+    assert result.stderr.startswith("error: " + error.format(weights=weights, graph=graph))
     assert "Traceback" not in result.stderr + result.stdout
 
 

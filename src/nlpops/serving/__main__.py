@@ -62,14 +62,13 @@ def check_model(settings: Settings) -> None:
 
     Inside the app's startup a failure would be a traceback (and, with several workers, uvicorn's parent
     process would exit 0 once they all failed). One process: wait for its preload, usually done by the time
-    uvicorn is imported. Several: check the artifact here, and each worker loads its own model.
+    uvicorn is imported. Several: load the model here once and let it go (each worker loads its own), so that
+    whatever would fail a worker's load, ONNX Runtime's own checks included, stops the parent first.
     """
     if settings.workers == 1:
         preload.wait(settings)
-        return
-    from nlpops.serving.artifact import check_artifact
-
-    check_artifact(settings.artifact_dir, settings.variant, settings.verify_checksums)
+    else:
+        preload.load_classifier(settings)
 
 
 def log_config() -> dict:

@@ -148,18 +148,6 @@ def check_variant(directory: Path, manifest: Manifest, variant: str) -> None:
         raise UserError(f"the artifact at {directory} has no '{variant}' model (it has {sorted(manifest.models)})")
 
 
-def check_artifact(directory: Path, variant: str, verify_checksums: bool = True) -> Manifest:
-    """Check all that serving ``variant`` reads, without loading it: the manifest, and every file it names.
-
-    The files must exist and, with ``verify_checksums``, match their checksums. For a process that checks an
-    artifact for others (the server's parent process, whose workers each load their own model).
-    """
-    manifest = read_manifest(directory)
-    check_variant(directory, manifest, variant)
-    verify_files(directory, manifest, manifest.serving_files(variant), checksums=verify_checksums)
-    return manifest
-
-
 def verify_files(directory: Path, manifest: Manifest, names: Iterable[str], checksums: bool = True) -> None:
     """Check each of ``names`` with ``verify_file``."""
     for name in names:
