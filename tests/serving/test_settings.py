@@ -44,3 +44,19 @@ def test_keyword_overrides_win_over_the_environment() -> None:
 def test_bad_values_name_the_variable(name: str, value: str, message: str) -> None:
     with pytest.raises(UserError, match=message):
         Settings.from_env({name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [("NLPOPS_VARIENT", "NLPOPS_VARIANT"), ("NLPOPS_MAX_BATCH_SIZE", "NLPOPS_MAX_BATCH"),
+     ("NLPOPS_MAX_TEXT_LENGTH", "NLPOPS_MAX_TEXT_CHARS"), ("NLPOPS_WORKER", "NLPOPS_WORKERS")],
+)  # fmt: skip
+def test_a_misspelt_setting_is_refused_with_the_one_meant(name: str, meant: str) -> None:
+    """Ignored, it would leave the default in force without a word."""
+    with pytest.raises(UserError, match=f"{name} is not a setting: did you mean {meant}\\?"):
+        Settings.from_env({name: "8"})
+
+
+def test_other_tools_variables_are_left_alone() -> None:
+    environ = {"NLPOPS_INDEX_URL": "http://pypi.local/simple", "NLPOPS_LOCUST_TEXTS": "texts.txt", "NLPOPS_CACHE": "1"}
+    assert Settings.from_env(environ) == Settings()

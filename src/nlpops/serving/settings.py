@@ -45,6 +45,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Read the settings; ``overrides`` (keyword arguments) win over the environment."""
         environ = os.environ if environ is None else environ
+        _refuse_misspelt_names(environ)
         values: dict[str, Any] = {}
         for field in fields(cls):
             name = PREFIX + field.name.upper()
@@ -70,6 +71,27 @@ class Settings:
             raise UserError(f"{PREFIX}INFERENCE_THREADS must be 0 or more, got {self.inference_threads}")
         if not 0 < self.port < 65536:
             raise UserError(f"{PREFIX}PORT must be between 1 and 65535, got {self.port}")
+
+
+def _refuse_misspelt_names(environ: Mapping[str, str]) -> None:
+    """Refuse an ``NLPOPS_*`` variable that is not a setting but close to one: ignored, it would leave the default.
+
+    Only near misses (``NLPOPS_VARIENT``, ``NLPOPS_MAX_BATCH_SIZE``) are refused; other ``NLPOPS_*`` variables
+    belong to other tools (the image builds' ``NLPOPS_INDEX_URL``, Locust's ``NLPOPS_LOCUST_TEXTS``).
+    """
+    names = sorted(field.name.upper() for field in fields(Settings))
+    unknown = [name for name in environ if name.startswith(PREFIX) and name[len(PREFIX) :] not in names]
+    if not unknown:
+        return
+    import difflib  # only here: the server imports this module on its way to a cold start
+
+    for name in sorted(unknown):
+        close = difflib.get_close_matches(name[len(PREFIX) :], names, n=1, cutoff=0.65)
+        if close:
+            raise UserError(
+                f"environment variable {name} is not a setting: did you mean {PREFIX}{close[0]}? "
+                "(nlpops-serve --help lists every setting)"
+            )
 
 
 def describe_settings() -> str:
