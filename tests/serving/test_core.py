@@ -14,7 +14,7 @@ import onnx
 import pytest
 
 from nlpops.errors import UserError
-from nlpops.serving.artifact import MANIFEST, read_manifest
+from nlpops.serving.artifact import MANIFEST, check_artifact, read_manifest
 from nlpops.serving.core import OnnxClassifier, postprocess
 from nlpops.utils.files import sha256_file
 from tests.serving.artifacts import LABELS, MAX_LENGTH
@@ -195,3 +195,18 @@ def test_an_artifact_of_links_into_different_folders_serves_the_same(tiny_artifa
     model = OnnxClassifier.load(linked)
     assert model.predict(TEXTS) == OnnxClassifier.load(tiny_artifact).predict(TEXTS)
     assert model.load_seconds > 0
+
+
+def test_check_artifact_finds_what_would_fail_a_load_without_loading(tiny_artifact: Path, tmp_path: Path) -> None:
+    assert check_artifact(tiny_artifact, "int8") == read_manifest(tiny_artifact)
+    copy = Path(shutil.copytree(tiny_artifact, tmp_path / "artifact"))
+    weights = copy / "model.int8.onnx.data"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    with pytest.raises(UserError, match="sha256"):
+        check_artifact(copy, "int8")
+    check_artifact(copy, "int8", verify_checksums=False)  # present, and not checked
+    weights.unlink()
+    with pytest.raises(UserError, match=r"lacks model\.int8\.onnx\.data"):
+        check_artifact(copy, "int8", verify_checksums=False)
+    with pytest.raises(UserError, match="no 'fp16' model"):
+        check_artifact(copy, "fp16")

@@ -148,6 +148,18 @@ def check_variant(directory: Path, manifest: Manifest, variant: str) -> None:
         raise UserError(f"the artifact at {directory} has no '{variant}' model (it has {sorted(manifest.models)})")
 
 
+def check_artifact(directory: Path, variant: str, verify_checksums: bool = True) -> Manifest:
+    """Check all that serving ``variant`` reads, without loading it: the manifest, and every file it names.
+
+    The files must exist and, with ``verify_checksums``, match their checksums. For a tool that must fail fast
+    on an artifact it will load later or elsewhere (the benchmarks, before their slow data loading).
+    """
+    manifest = read_manifest(directory)
+    check_variant(directory, manifest, variant)
+    verify_files(directory, manifest, manifest.serving_files(variant), checksums=verify_checksums)
+    return manifest
+
+
 def verify_files(directory: Path, manifest: Manifest, names: Iterable[str], checksums: bool = True) -> None:
     """Check each of ``names`` with ``verify_file``."""
     for name in names:
