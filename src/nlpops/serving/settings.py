@@ -77,7 +77,8 @@ def _refuse_misspelt_names(environ: Mapping[str, str]) -> None:
     """Refuse an ``NLPOPS_*`` variable that is not a setting but close to one: ignored, it would leave the default.
 
     Only near misses (``NLPOPS_VARIENT``, ``NLPOPS_MAX_BATCH_SIZE``) are refused; other ``NLPOPS_*`` variables
-    belong to other tools (the image builds' ``NLPOPS_INDEX_URL``, Locust's ``NLPOPS_LOCUST_TEXTS``).
+    belong to other tools (the asset fetcher's ``NLPOPS_INDEX_URL`` and ``NLPOPS_CACHE``, Locust's
+    ``NLPOPS_LOCUST_TEXTS``).
     """
     names = sorted(field.name.upper() for field in fields(Settings))
     unknown = [name for name in environ if name.startswith(PREFIX) and name[len(PREFIX) :] not in names]
