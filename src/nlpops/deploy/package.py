@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 
 from nlpops.errors import UserError
-from nlpops.serving.artifact import MANIFEST, check_variant, read_manifest, verify_files
+from nlpops.serving.artifact import MANIFEST, check_artifact
 
 
 def package_artifact(source: Path, target: Path, variant: str) -> list[str]:
@@ -23,12 +23,10 @@ def package_artifact(source: Path, target: Path, variant: str) -> list[str]:
     with the serving stack's own clear message instead of a missing-file error.
     """
     source, target = Path(source), Path(target)
-    manifest = read_manifest(source)
-    check_variant(source, manifest, variant)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise UserError(f"{target} is not an empty folder: package into a new one")
+    manifest = check_artifact(source, variant)
     files = manifest.serving_files(variant)
-    verify_files(source, manifest, files)
     packaged = dataclasses.replace(
         manifest,
         models={variant: manifest.models[variant]},
