@@ -9,9 +9,9 @@ import nlpops.utils.resolvers  # noqa: F401  (registers the resolvers the config
 @hydra.main(version_base="1.3", config_path="configs", config_name="eval")
 def main(cfg: DictConfig) -> None:
     from nlpops.evaluate import evaluate
-    from nlpops.utils.runs import run_task
+    from nlpops.utils.runs import run_stage
 
-    run_task(evaluate, cfg)
+    run_stage(evaluate, cfg)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@ import nlpops.utils.resolvers  # noqa: F401  (registers the resolvers the config
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="export")
 def main(cfg: DictConfig) -> None:
-    from nlpops.export.task import export  # heavy imports after Hydra has checked the command line
-    from nlpops.utils.runs import run_task
+    from nlpops.export.stage import export  # heavy imports after Hydra has checked the command line
+    from nlpops.utils.runs import run_stage
 
-    run_task(export, cfg)
+    run_stage(export, cfg)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ import nlpops.utils.resolvers  # noqa: F401  (registers the resolvers the config
 @hydra.main(version_base="1.3", config_path="configs", config_name="prepare")
 def main(cfg: DictConfig) -> None:
     from nlpops.prepare import prepare  # heavy imports after Hydra has checked the command line
-    from nlpops.utils.runs import run_task
+    from nlpops.utils.runs import run_stage
 
-    run_task(prepare, cfg)
+    run_stage(prepare, cfg)
 
 
 if __name__ == "__main__":

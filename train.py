@@ -9,9 +9,9 @@ import nlpops.utils.resolvers  # noqa: F401  (registers the resolvers the config
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     from nlpops.train import train  # heavy imports after Hydra has checked the command line
-    from nlpops.utils.runs import run_task
+    from nlpops.utils.runs import run_stage
 
-    metrics = run_task(train, cfg)
+    metrics = run_stage(train, cfg)
     return metrics.get(cfg.get("optimized_metric"))
 
 

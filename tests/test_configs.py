@@ -53,7 +53,7 @@ def test_every_entry_point_config_resolves(config):
     with open_dict(cfg):
         del cfg.hydra  # Hydra's own settings: what @hydra.main resolves, not the script
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    assert resolved["task_name"] == config and resolved["data"]["tokenizer"]
+    assert resolved["stage"] == config and resolved["data"]["tokenizer"]
 
 
 def test_eval_config_evaluates_nothing_until_told_what():

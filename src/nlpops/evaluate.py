@@ -1,4 +1,4 @@
-"""Evaluation task: test metrics of a checkpoint, or of a model artifact as serving runs it.
+"""The evaluation stage: test metrics of a checkpoint, or of a model artifact as serving runs it.
 
 ``ckpt_path`` evaluates a Lightning checkpoint with the training code; ``artifact_dir`` evaluates what
 ships: the artifact's ONNX model (``variant``) through the serving core, with no torch in the loop.

@@ -15,8 +15,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from nlpops.data.base import SPLITS, TransformerDataModule
-from nlpops.serving.artifact import MANIFEST
-from nlpops.utils.provenance import git_commit, now, versions
+from nlpops.utils.provenance import MANIFEST, git_commit, now, versions
 
 LIBRARIES = ("torch", "lightning", "transformers", "tokenizers")
 

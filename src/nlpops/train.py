@@ -1,4 +1,4 @@
-"""Training task: build everything from the config, fit, test the best checkpoint, publish the model."""
+"""The training stage: build everything from the config, fit, test the best checkpoint, publish the model."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from omegaconf import DictConfig, open_dict
 
 import nlpops.utils.resolvers  # noqa: F401
 from nlpops.errors import UserError
-from nlpops.export.task import export
+from nlpops.export.stage import export
 from nlpops.serving.artifact import read_manifest
 from nlpops.serving.core import OnnxClassifier
 

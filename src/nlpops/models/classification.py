@@ -12,7 +12,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 from transformers import AutoModelForSequenceClassification
 
 from nlpops.models.base import TransformerModule, load_pretrained
-from nlpops.serving.artifact import TASK
+from nlpops.tasks import CLASSIFICATION
 
 STAGES = ("train", "val", "test")
 
@@ -24,7 +24,7 @@ class TextClassifier(TransformerModule):
     validation epoch's class probabilities stay in ``val_probabilities`` for error analysis callbacks.
     """
 
-    task = TASK  # what the model's manifest and its serving artifact say it does
+    task = CLASSIFICATION  # what the model's manifest and its serving artifact say it does
 
     def __init__(self, pretrained: str, id2label: Mapping[int | str, str], **kwargs: Any) -> None:
         super().__init__(**kwargs)

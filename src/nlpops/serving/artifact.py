@@ -16,13 +16,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from nlpops import tasks
 from nlpops.errors import UserError
 from nlpops.utils.files import sha256_file
+from nlpops.utils.provenance import MANIFEST
 
-MANIFEST = "manifest.json"
 TOKENIZER = "tokenizer.json"
 FORMAT_VERSION = 1
-TASK = "text-classification"
 WEIGHTS_SUFFIX = ".data"
 # Variants whose answer for a text depends on the other texts of its ONNX Runtime call: dynamic INT8 scales
 # activations by the whole input. The core runs them one text per call, so a text gets the same answer alone
@@ -130,8 +130,8 @@ def read_manifest(directory: Path) -> Manifest:
         raise UserError(
             f"{path} has format_version {manifest.format_version!r}, this code reads {FORMAT_VERSION}; re-export"
         )
-    if manifest.task != TASK:
-        raise UserError(f"{path} is a '{manifest.task}' artifact; this server serves '{TASK}'")
+    if manifest.task not in tasks.TASKS:
+        raise UserError(f"{path} is a '{manifest.task}' artifact; this version serves {', '.join(sorted(tasks.TASKS))}")
     problems = [
         f"{name} must be {expectation}, not {getattr(manifest, name)!r}"
         for name, (valid, expectation) in _EXPECTED.items()

@@ -6,6 +6,8 @@ import subprocess
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
+MANIFEST = "manifest.json"  # the record a trained model folder and a model artifact each carry
+
 
 def git_commit() -> str | None:
     """The commit of the running code (``-dirty`` if the tree had changes); None outside git."""

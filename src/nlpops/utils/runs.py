@@ -20,15 +20,15 @@ T = TypeVar("T")
 EXIT_USER_ERROR = 2
 
 
-def run_task(task: Callable[[DictConfig], T], cfg: DictConfig) -> T:
-    """Run ``task``; a ``UserError`` becomes one ``error:`` line and exit status 2, and W&B is always closed.
+def run_stage(stage: Callable[[DictConfig], T], cfg: DictConfig) -> T:
+    """Run an entry point's ``stage``: a ``UserError`` becomes one ``error:`` line and exit 2; W&B is always closed.
 
-    Closing W&B after every task keeps the jobs of a multirun from merging into one W&B run.
+    Closing W&B after every stage keeps the jobs of a multirun from merging into one W&B run.
     """
     try:
         if cfg.get("extras", {}).get("print_config"):
             print_config(cfg)
-        return task(cfg)
+        return stage(cfg)
     except (UserError, MissingMandatoryValue) as err:
         message = _user_message(err)
         log.error(message)

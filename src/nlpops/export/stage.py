@@ -1,4 +1,4 @@
-"""Export task (``python export.py``): the trained model → model artifact, checked on the data's val/test splits."""
+"""The export stage (``python export.py``): the trained model → model artifact, checked on the data's val/test splits."""
 
 from __future__ import annotations
 
