@@ -1,4 +1,4 @@
-"""The export stage (``python export.py``): the trained model → model artifact, checked on the data's val/test splits."""
+"""The export stage (``python export.py``): the trained model → model artifact, checked on val and test."""
 
 from __future__ import annotations
 
