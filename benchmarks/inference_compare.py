@@ -51,8 +51,9 @@ print(time.perf_counter() - t)
 """,
     "onnx": """
 import time; t = time.perf_counter()
-from nlpops.serving.core import OnnxClassifier
-OnnxClassifier.load({artifact!r}, {variant!r}).predict(["A gorgeous, witty film."])
+from nlpops.serving.classification import SERVING
+from nlpops.serving.core import OnnxModel
+SERVING.predict(OnnxModel.load({artifact!r}, {variant!r}), ["A gorgeous, witty film."])
 print(time.perf_counter() - t)
 """,
 }
@@ -118,13 +119,13 @@ def run_worker(command: list[str]) -> str:
 def test_sentences(model_dir: Path, count: int) -> list[str]:
     """The first ``count`` test-split sentences of the export config's data (the split export checks on)."""
     from hydra import compose, initialize_config_dir
-    from hydra.utils import instantiate
 
     import nlpops.utils.resolvers  # noqa: F401
+    from nlpops.utils.instantiate import build
 
     with initialize_config_dir(str(REPO_ROOT / "configs"), version_base="1.3"):
         cfg = compose("export", overrides=[f"model_dir={model_dir}", "paths.root_dir=."])
-    datamodule = instantiate(cfg.data)
+    datamodule = build(cfg, "data")
     datamodule.prepare_data()
     datamodule.setup("test")
     return [example.text for example in datamodule.examples["test"][:count]]
@@ -132,10 +133,10 @@ def test_sentences(model_dir: Path, count: int) -> list[str]:
 
 def engine_runner(engine: str, args: argparse.Namespace):
     """(encode, run) for one engine; both engines get the serving core's tokenization."""
-    from nlpops.serving.core import OnnxClassifier
+    from nlpops.serving.core import OnnxModel
 
     variant = "int8" if engine == "onnx-int8" else "fp32"
-    core = OnnxClassifier.load(args.artifact, variant, intra_op_threads=args.threads)
+    core = OnnxModel.load(args.artifact, variant, intra_op_threads=args.threads)
     if engine != "pytorch-fp32":
         return core.encode, core.run
     import torch

@@ -60,12 +60,13 @@ def pytorch_scorer(model_dir: Path) -> Callable[[str], Scores]:
 
 def onnx_scorer(artifact: Path) -> Callable[[str], Scores]:
     """Class probabilities of one text from the artifact's INT8 model, on ONNX Runtime's default threads."""
-    from nlpops.serving.core import OnnxClassifier
+    from nlpops.serving.classification import SERVING
+    from nlpops.serving.core import OnnxModel
 
-    classifier = OnnxClassifier.load(artifact, "int8", intra_op_threads=0)  # 0: ONNX Runtime's default
+    model = OnnxModel.load(artifact, "int8", intra_op_threads=0)  # 0: ONNX Runtime's default
 
     def score(text: str) -> Scores:
-        return classifier.predict([text])[0].scores
+        return SERVING.predict(model, [text])[0].scores
 
     return score
 

@@ -81,7 +81,7 @@ def measure(overrides: list[str], steps: int, warmup: int) -> float:
     seed_everything(cfg.seed)
     datamodule = build(cfg, "data")
     datamodule.setup("fit")
-    model = build(cfg, "model", id2label=datamodule.id2label)
+    model = build(cfg, "model", **datamodule.model_kwargs())
     timer = step_timer(warmup)
     trainer = build(
         cfg,

@@ -1,5 +1,5 @@
 output "github_deploy_role_arn" {
-  description = "Set it as the AWS_DEPLOY_ROLE_ARN variable of the GitHub environment (README: Deployment)."
+  description = "Set it as the AWS_DEPLOY_ROLE_ARN variable of the GitHub environment (docs/deployment.md)."
   value       = aws_iam_role.github_deploy.arn
 }
 

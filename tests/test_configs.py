@@ -6,10 +6,11 @@ import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from hydra.utils import instantiate
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 import nlpops.utils.resolvers  # noqa: F401
+from nlpops import tasks
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
@@ -30,13 +31,35 @@ def compose_train(*overrides: str, config: str = "train") -> DictConfig:
     return cfg
 
 
-@pytest.mark.parametrize("group", ["data", "model", "trainer", "logger", "callbacks", "debug", "experiment"])
+@pytest.mark.parametrize("group", ["task", "data", "model", "trainer", "logger", "callbacks", "debug", "experiment"])
 def test_every_option_of_every_group_composes(group):
     for option in options(group):
         cfg = compose_train(f"{group}={option}")
         assert cfg.trainer._target_ == "lightning.pytorch.Trainer"
         assert cfg.paths.checkpoint_dir == "/tmp/nlpops-test-run/checkpoints"
         assert cfg.data._target_ and cfg.model._target_
+
+
+@pytest.mark.parametrize("task", options("task"))
+def test_a_task_config_agrees_with_its_modules_and_the_registry(task):
+    """configs/task/<task>.yaml: the registered task of that config, its modules, the monitor its module names."""
+    cfg = compose_train(f"task={task}")
+    registered = tasks.get(cfg.task_name)
+    assert registered.config == task
+    module = get_object(cfg.model._target_)
+    for layer, target in (("models", module), ("data", get_object(cfg.data._target_))):
+        assert target.__module__ == f"nlpops.{layer}.{registered.module}"
+    assert (cfg.monitor.metric, cfg.monitor.mode) == (module.monitor, module.monitor_mode)
+    for callback in (cfg.callbacks.model_checkpoint, cfg.callbacks.early_stopping):
+        assert (callback.monitor, callback.mode) == (module.monitor, module.monitor_mode)
+    assert cfg.optimized_metric == f"{module.monitor}_best"
+
+
+def test_the_tasks_callbacks_come_with_the_callbacks_group_so_only_training_has_them():
+    assert "classification_report" in compose_train().callbacks
+    assert not compose_train("callbacks=none").callbacks
+    for config in ("eval", "export", "prepare"):
+        assert "callbacks" not in compose_train(config=config)
 
 
 def test_hparams_search_composes_into_an_optuna_sweep():
@@ -54,6 +77,7 @@ def test_every_entry_point_config_resolves(config):
         del cfg.hydra  # Hydra's own settings: what @hydra.main resolves, not the script
     resolved = OmegaConf.to_container(cfg, resolve=True)
     assert resolved["stage"] == config and resolved["data"]["tokenizer"]
+    assert resolved["task_name"] == tasks.CLASSIFICATION  # the default task, selectable with task=...
 
 
 def test_eval_config_evaluates_nothing_until_told_what():

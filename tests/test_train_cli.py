@@ -58,6 +58,8 @@ def test_training_writes_checkpoints_metrics_and_a_hugging_face_model(trained):
     model_dir = root / "models" / "text-classifier"
     model = AutoModelForSequenceClassification.from_pretrained(model_dir)
     assert model.config.id2label == {0: "fresh", 1: "rotten"}
+    record = json.loads((model_dir / "manifest.json").read_text())
+    assert record["task"] == "text-classification" and record["labels"] == ["fresh", "rotten"]
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     logits = model(**tokenizer(["the film is witty and charming"], return_tensors="pt")).logits
     assert model.config.id2label[int(logits.argmax())] == "fresh"
@@ -73,6 +75,15 @@ def test_eval_reproduces_the_test_metrics_of_the_best_checkpoint(trained, tiny_a
     trained_metrics = read_metrics(run_dir)
     for key in ("test/acc", "test/f1", "test/loss"):
         assert evaluated[key] == pytest.approx(trained_metrics[key], abs=1e-6)
+
+
+def test_eval_refuses_data_with_other_labels_than_the_checkpoint_was_trained_on(trained, tiny_args):
+    root, run_dir = trained
+    last = run_dir / "checkpoints" / "last.ckpt"
+    args = [a for a in tiny_args if not a.startswith("paths.")] + [f"paths.log_dir={root / 'eval-logs'}"]
+    result = run_cli("eval.py", *args, f"ckpt_path={last}", "+data.label_map.fresh=good")
+    assert result.returncode == 2
+    assert f"{last} was trained on id2label {{0: 'fresh', 1: 'rotten'}}, but the data has" in result.stderr
 
 
 def test_eval_help_describes_eval_not_training():

@@ -30,12 +30,11 @@ def data_fingerprint(datamodule: TransformerDataModule) -> str:
     return digest.hexdigest()
 
 
-def training_record(
-    cfg: DictConfig, task: str, datamodule: TransformerDataModule, metrics: dict[str, float]
-) -> dict[str, Any]:
+def training_record(cfg: DictConfig, datamodule: TransformerDataModule, metrics: dict[str, float]) -> dict[str, Any]:
+    """The record of a model trained with ``cfg`` on ``datamodule``'s data; its task is the config's."""
     return {
-        "task": task,
-        "labels": [datamodule.id2label[i] for i in sorted(datamodule.id2label)],
+        "task": cfg.task_name,
+        "labels": _labels(datamodule.model_kwargs()),
         "data": {
             "source": str(cfg.data.get("source")),
             "sha256": data_fingerprint(datamodule),
@@ -47,6 +46,12 @@ def training_record(
         "versions": versions(*LIBRARIES),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
+
+
+def _labels(model_kwargs: dict[str, Any]) -> list[str] | None:
+    """The label names in id order, as the data told the model (None for a task without labels)."""
+    id2label = model_kwargs.get("id2label")
+    return [id2label[i] for i in sorted(id2label)] if id2label else None
 
 
 def write_record(model_dir: Path, record: dict[str, Any]) -> None:

@@ -12,13 +12,12 @@ import logging
 from collections import Counter
 from pathlib import Path
 
-from hydra.utils import instantiate
 from omegaconf import DictConfig
 
 from nlpops.data.base import TransformerDataModule
 from nlpops.data.raw import ensure_raw_file
 from nlpops.utils.files import atomic_file
-from nlpops.utils.instantiate import check_config
+from nlpops.utils.instantiate import build, check_config
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +28,7 @@ def prepare(cfg: DictConfig) -> dict[str, int]:
     settings = cfg.prepare
     dvc_file = Path(settings.dvc_file) if settings.get("dvc_file") else None
     raw_file = ensure_raw_file(Path(settings.raw_file), settings.get("restore_from"), dvc_file)
-    datamodule: TransformerDataModule = instantiate(cfg.data, source=str(raw_file), split_column=None)
+    datamodule: TransformerDataModule = build(cfg, "data", source=str(raw_file), split_column=None)
     examples = datamodule.load_examples()
     splits = datamodule.assign_splits(examples)
     with atomic_file(Path(settings.output)) as scratch, scratch.open("w", encoding="utf-8") as out:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from benchmarks import load_test
-from nlpops.serving.core import OnnxClassifier
+from nlpops.serving.classification import SERVING
+from nlpops.serving.core import OnnxModel
 from tests.local_servers import request
 
 REVIEW = "a brilliant and charming movie"
@@ -41,7 +42,7 @@ def test_each_naive_baseline_serves_the_models_predictions_over_http(
     try:
         status, body = request(f"{url}/predict", json.dumps({"text": REVIEW}).encode())
         assert status == 200
-        expected = OnnxClassifier.load(tiny_artifact).predict([REVIEW])[0]
+        expected = SERVING.predict(OnnxModel.load(tiny_artifact), [REVIEW])[0]
         assert body["label"] == expected.label == max(body["scores"], key=body["scores"].get)
         assert sum(body["scores"].values()) == pytest.approx(1.0)
         if server == "naive-onnx-int8":  # the same INT8 model: the same scores, whatever the thread count

@@ -4,7 +4,6 @@ import pytest
 import torch
 
 from nlpops.data import TextClassificationDataModule
-from nlpops.data.classification import check_labels_known
 from nlpops.errors import UserError
 from tests.helpers import toy_reviews, write_csv
 
@@ -19,7 +18,7 @@ def test_splits_labels_and_batches(tiny_pretrained, toy_csv):
     datamodule.setup("fit")
     sizes = {name: len(part) for name, part in datamodule.datasets.items()}
     assert sizes == {"train": 192, "val": 24, "test": 24}
-    assert datamodule.id2label == {0: "fresh", 1: "rotten"}
+    assert datamodule.model_kwargs() == {"id2label": {0: "fresh", 1: "rotten"}}
     texts = {name: {e.text for e in part} for name, part in datamodule.examples.items()}
     assert not texts["train"] & texts["val"] and not texts["train"] & texts["test"]
 
@@ -129,9 +128,3 @@ def test_a_row_without_a_known_split_is_a_user_error(tiny_pretrained, tmp_path, 
     datamodule = make_datamodule(tiny_pretrained, write_csv(tmp_path / "data.csv", rows), split_column="part")
     with pytest.raises(UserError, match=r"example 9 has part=.*one of train, val, test"):
         datamodule.load_splits()
-
-
-def test_labels_a_model_cannot_predict_are_a_user_error():
-    check_labels_known(["fresh", "rotten", "fresh"], ["fresh", "rotten"], "models/x")  # all known: no error
-    with pytest.raises(UserError, match=r"labels \['meh'\] that the model at models/x does not know"):
-        check_labels_known(["fresh", "meh"], ["fresh", "rotten"], "models/x")

@@ -14,7 +14,8 @@ import pytest
 
 from nlpops.deploy.package import package_artifact
 from nlpops.errors import UserError
-from nlpops.serving.core import OnnxClassifier
+from nlpops.serving.classification import SERVING
+from nlpops.serving.core import OnnxModel
 from tests.cli import REPO_ROOT
 
 TEXTS = ["a brilliant and charming movie", "a dull and tedious film", "the cast is sharp"]
@@ -30,11 +31,11 @@ def test_the_packaged_artifact_serves_its_variant_exactly_like_the_original(
     assert manifest["models"] == {"int8": "model.int8.onnx"}
     assert set(manifest["checksums"]) == {"tokenizer.json", "model.int8.onnx", "model.int8.onnx.data"}
 
-    packaged = OnnxClassifier.load(tmp_path / "model", "int8")
-    original = OnnxClassifier.load(tiny_artifact, "int8")
-    assert packaged.predict(TEXTS) == original.predict(TEXTS)
+    packaged = OnnxModel.load(tmp_path / "model", "int8")
+    original = OnnxModel.load(tiny_artifact, "int8")
+    assert SERVING.predict(packaged, TEXTS) == SERVING.predict(original, TEXTS)
     with pytest.raises(UserError, match=r"has no 'fp32' model \(it has \['int8'\]\)"):
-        OnnxClassifier.load(tmp_path / "model", "fp32")
+        OnnxModel.load(tmp_path / "model", "fp32")
 
 
 @pytest.mark.parametrize("name", ["model.int8.onnx", "model.int8.onnx.data"])

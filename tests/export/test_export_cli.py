@@ -17,7 +17,8 @@ import nlpops.utils.resolvers  # noqa: F401
 from nlpops.errors import UserError
 from nlpops.export.stage import export
 from nlpops.serving.artifact import read_manifest
-from nlpops.serving.core import OnnxClassifier
+from nlpops.serving.classification import SERVING
+from nlpops.serving.core import OnnxModel
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,13 +60,13 @@ def test_the_task_exports_fp32_only_when_asked(tiny_classifier: Path, toy_csv: P
     cfg = compose_export(*toy_overrides(tiny_classifier, toy_csv, tmp_path / "onnx"), "quantize=false")
     metrics = export(cfg)
     assert metrics["parity/fp32_max_abs_logit_diff"] <= 1e-4
-    assert set(metrics) == {"test/acc_pytorch", "test/acc_fp32", "parity/fp32_max_abs_logit_diff"}
+    assert set(metrics) == {"test/accuracy_pytorch", "test/accuracy_fp32", "parity/fp32_max_abs_logit_diff"}
     manifest = read_manifest(tmp_path / "onnx")
     assert manifest.models == {"fp32": "model.onnx"}
     assert manifest.metrics["parity"]["sentences"] == {"val": 24, "test": 24}  # the DataModule's 10% splits
-    assert OnnxClassifier.load(tmp_path / "onnx", "fp32").predict(["a witty film"])
+    assert SERVING.predict(OnnxModel.load(tmp_path / "onnx", "fp32"), ["a witty film"])
     with pytest.raises(UserError, match="no 'int8' model"):
-        OnnxClassifier.load(tmp_path / "onnx", "int8")
+        OnnxModel.load(tmp_path / "onnx", "int8")
 
 
 def test_optimize_false_writes_a_standard_onnx_graph(tiny_classifier: Path, toy_csv: Path, tmp_path: Path) -> None:
@@ -97,7 +98,7 @@ def test_a_mix_keeps_its_sensitive_matmuls_in_the_configured_form(
     int8 = read_manifest(tmp_path / "onnx").source["int8"]
     assert int8["sensitive_matmuls"] == "fp32" and int8["fp32_matmuls"] == 6 and int8["blockwise_matmuls"] == 0
     assert int8["outlier_split"]["calibration_inputs"] == 50  # mixed-N splits the rest's outliers
-    assert OnnxClassifier.load(tmp_path / "onnx", "int8").predict(["a witty film"])
+    assert SERVING.predict(OnnxModel.load(tmp_path / "onnx", "int8"), ["a witty film"])
     with pytest.raises(UserError, match="sensitive_matmuls must be auto, split, blockwise or fp32, got 'int4'"):
         export(compose_export(*overrides, "sensitive_matmuls=int4"))
 

@@ -9,7 +9,7 @@ import pytest
 from nlpops.errors import UserError
 from nlpops.export.pipeline import calibration_inputs
 from nlpops.export.quantize import candidates, num_layers, quantize_int8, sensitive_form, weighted_matmuls
-from nlpops.serving.core import OnnxClassifier
+from nlpops.serving.core import OnnxModel
 from nlpops.utils.machine import has_int8_dot_product
 
 # The tiny BERT: 2 layers of 6 weighted matmuls (query, key, value, attention output, FFN up, FFN down).
@@ -22,7 +22,7 @@ def op_counts(path: Path) -> dict[str, int]:
 
 
 def calibration(artifact: Path) -> list[dict[str, np.ndarray]]:
-    fp32 = OnnxClassifier.load(artifact, "fp32")
+    fp32 = OnnxModel.load(artifact, "fp32")
     return calibration_inputs(
         fp32, ["a witty film", "dull, and far too long", "the best film of the year, or the worst"]
     )

@@ -25,7 +25,7 @@ def test_the_real_encoder_exports_within_1e_4_and_serves(tmp_path: Path) -> None
     from fastapi.testclient import TestClient
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from nlpops.export.parity import Thresholds
+    from nlpops.export.classification import EXPORT, ClassificationThresholds
     from nlpops.export.pipeline import export_artifact
     from nlpops.serving.app import create_app
     from nlpops.serving.settings import Settings
@@ -40,9 +40,15 @@ def test_the_real_encoder_exports_within_1e_4_and_serves(tmp_path: Path) -> None
 
     # The head is untrained (every text near 50/50), so INT8 agreement says nothing here: only fp32 parity,
     # the real graph's quantization and serving are checked. Fine-tuned models get the full thresholds.
-    loose = Thresholds(min_int8_agreement=0.0, max_int8_accuracy_drop_points=100.0)
+    loose = ClassificationThresholds(min_int8_agreement=0.0, max_int8_accuracy_drop_points=100.0)
     metrics = export_artifact(
-        tmp_path / "model", tmp_path / "onnx", review_sentences(64, 0), review_sentences(64, 64), 64, thresholds=loose
+        EXPORT,
+        tmp_path / "model",
+        tmp_path / "onnx",
+        review_sentences(64, 0),
+        review_sentences(64, 64),
+        64,
+        thresholds=loose,
     )
     assert metrics["parity"]["fp32_max_abs_logit_diff"] <= 1e-4
 

@@ -53,11 +53,12 @@ def build_tiny_classifier(pretrained: Path, target: Path) -> Path:
 
 def build_tiny_artifact(classifier: Path, target: Path) -> Path:
     """Export ``classifier`` with the real pipeline and default parity thresholds."""
+    from nlpops.export.classification import EXPORT
     from nlpops.export.pipeline import export_artifact
 
     with FileLock(str(target) + ".lock"):
         if not (target / "manifest.json").is_file():
-            export_artifact(classifier, target, toy_examples(60, seed=1), toy_examples(60, seed=2), MAX_LENGTH)
+            export_artifact(EXPORT, classifier, target, toy_examples(60, seed=1), toy_examples(60, seed=2), MAX_LENGTH)
     return target
 
 

@@ -34,7 +34,7 @@ preload.start(settings)  # as python -m nlpops.serving does, before anything imp
 from fastapi.openapi.models import OpenAPI
 from fastapi.testclient import TestClient
 from nlpops.serving.app import create_app
-from nlpops.serving.schemas import PredictResponse
+from nlpops.serving.classification import PredictResponse
 
 with TestClient(create_app(settings)) as client:
     predicted = client.post("/predict", json={"text": "a witty film"}).status_code
@@ -237,11 +237,11 @@ def test_without_a_loaded_model_ready_and_predict_answer_503(tiny_artifact: Path
 def test_the_model_is_loaded_once_at_startup_not_per_request(tiny_artifact: Path) -> None:
     app = create_app(Settings(artifact_dir=tiny_artifact))
     with TestClient(app) as client:
-        loaded = app.state.classifier
+        loaded = app.state.model
         assert loaded is not None
         for _ in range(3):
             client.post("/predict", json={"text": "a witty film"})
-        assert app.state.classifier is loaded
+        assert app.state.model is loaded
         assert metric(client, "nlpops_model_load_seconds") > 0
 
 

@@ -15,55 +15,60 @@ import pytest
 
 from nlpops.errors import UserError
 from nlpops.serving.artifact import MANIFEST, check_artifact, read_manifest
-from nlpops.serving.core import OnnxClassifier, postprocess
+from nlpops.serving.classification import SERVING, postprocess
+from nlpops.serving.core import OnnxModel, in_batches
 from nlpops.utils.files import sha256_file
 from tests.serving.artifacts import LABELS, MAX_LENGTH
 
 
 @pytest.fixture(scope="module")
-def core(tiny_artifact: Path) -> OnnxClassifier:
-    return OnnxClassifier.load(tiny_artifact, "int8")
+def core(tiny_artifact: Path) -> OnnxModel:
+    return OnnxModel.load(tiny_artifact, "int8")
 
 
-def test_predictions_have_a_label_its_score_and_every_class_score(core: OnnxClassifier) -> None:
-    [prediction] = core.predict(["the film is gorgeous and witty"])
+def test_predictions_have_a_label_its_score_and_every_class_score(core: OnnxModel) -> None:
+    [prediction] = SERVING.predict(core, ["the film is gorgeous and witty"])
     assert prediction.label in LABELS
     assert set(prediction.scores) == set(LABELS)
     assert prediction.score == max(prediction.scores.values())
     assert sum(prediction.scores.values()) == pytest.approx(1.0)
 
 
-def test_the_trained_toy_model_gets_sentiment_right_through_the_core(core: OnnxClassifier) -> None:
-    predictions = core.predict(["a brilliant and charming movie", "a dull and tedious movie"])
+def test_the_trained_toy_model_gets_sentiment_right_through_the_core(core: OnnxModel) -> None:
+    predictions = SERVING.predict(core, ["a brilliant and charming movie", "a dull and tedious movie"])
     assert [p.label for p in predictions] == ["fresh", "rotten"]
 
 
 TEXTS = ["a witty film", "the plot is quite bland and messy with a very shallow cast", "tender"]
 
 
-def test_int8_answers_a_text_alike_alone_or_in_any_batch(core: OnnxClassifier) -> None:
+def test_int8_answers_a_text_alike_alone_or_in_any_batch(core: OnnxModel) -> None:
     """Dynamic INT8 scales activations by the whole input: the core runs it one text per call."""
-    single = [core.predict([text])[0] for text in TEXTS]
-    assert core.predict(TEXTS) == single
-    assert core.predict(TEXTS[::-1]) == single[::-1]
+    single = [SERVING.predict(core, [text])[0] for text in TEXTS]
+    assert SERVING.predict(core, TEXTS) == single
+    assert SERVING.predict(core, TEXTS[::-1]) == single[::-1]
     progress: list[int] = []
-    assert core.predict_batched(TEXTS, batch_size=2, progress=progress.append) == single
+    assert (
+        in_batches(lambda batch: SERVING.predict(core, batch), TEXTS, batch_size=2, progress=progress.append) == single
+    )
     assert progress == [2, 1]  # texts done, batch by batch
-    assert core.predict_batched(TEXTS * 4, batch_size=3, threads=2) == single * 4  # batches on two threads
+    assert (
+        in_batches(lambda batch: SERVING.predict(core, batch), TEXTS * 4, batch_size=3, threads=2) == single * 4
+    )  # batches on two threads
 
 
 def test_fp32_predicts_a_batch_in_one_call_like_one_text_at_a_time(tiny_artifact: Path) -> None:
-    fp32 = OnnxClassifier.load(tiny_artifact, "fp32")
+    fp32 = OnnxModel.load(tiny_artifact, "fp32")
     assert fp32.encode(TEXTS)["input_ids"].shape[0] == len(TEXTS) and not fp32.one_text_per_call
-    batched, single = fp32.predict(TEXTS), [fp32.predict([text])[0] for text in TEXTS]
+    batched, single = SERVING.predict(fp32, TEXTS), [SERVING.predict(fp32, [text])[0] for text in TEXTS]
     assert [p.label for p in batched] == [p.label for p in single]
     np.testing.assert_allclose([p.score for p in batched], [p.score for p in single], atol=1e-5)
 
 
-def test_long_texts_are_truncated_to_the_manifest_max_length(core: OnnxClassifier) -> None:
+def test_long_texts_are_truncated_to_the_manifest_max_length(core: OnnxModel) -> None:
     inputs = core.encode(["the film " * 500])
     assert inputs["input_ids"].shape == (1, MAX_LENGTH)
-    assert core.predict(["the film " * 500])[0].label in LABELS
+    assert SERVING.predict(core, ["the film " * 500])[0].label in LABELS
 
 
 def test_batches_are_padded_to_their_longest_text_not_a_fixed_length(tiny_artifact: Path, tmp_path: Path) -> None:
@@ -72,7 +77,7 @@ def test_batches_are_padded_to_their_longest_text_not_a_fixed_length(tiny_artifa
     tokenizer["padding"] = {"strategy": {"Fixed": 128}, "direction": "Right", "pad_to_multiple_of": None,
                             "pad_id": 0, "pad_type_id": 0, "pad_token": "[PAD]"}  # fmt: skip
     (copy / "tokenizer.json").write_text(json.dumps(tokenizer))
-    core = OnnxClassifier.load(copy, verify_checksums=False)
+    core = OnnxModel.load(copy, verify_checksums=False)
     inputs = core.encode(["a witty film", "tender"])
     assert inputs["input_ids"].shape[1] < 10
     assert inputs["attention_mask"][1].tolist()[-1] == 0  # the shorter text is padded, and masked
@@ -85,18 +90,18 @@ def test_postprocess_is_a_softmax_and_argmax() -> None:
 
 
 def test_both_variants_load(tiny_artifact: Path) -> None:
-    fp32, int8 = (OnnxClassifier.load(tiny_artifact, variant) for variant in ("fp32", "int8"))
-    assert fp32.predict(["witty"])[0].label == int8.predict(["witty"])[0].label
+    fp32, int8 = (OnnxModel.load(tiny_artifact, variant) for variant in ("fp32", "int8"))
+    assert SERVING.predict(fp32, ["witty"])[0].label == SERVING.predict(int8, ["witty"])[0].label
 
 
 def test_a_missing_artifact_says_to_export_first(tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"python export\.py"):
-        OnnxClassifier.load(tmp_path)
+        OnnxModel.load(tmp_path)
 
 
 def test_an_unknown_variant_is_a_clear_error(tiny_artifact: Path) -> None:
     with pytest.raises(UserError, match="no 'fp16' model"):
-        OnnxClassifier.load(tiny_artifact, "fp16")
+        OnnxModel.load(tiny_artifact, "fp16")
 
 
 @pytest.mark.parametrize("part", [0, 1], ids=["graph", "weights"])
@@ -105,9 +110,9 @@ def test_a_corrupted_model_file_fails_its_checksum(tiny_artifact: Path, tmp_path
     model = copy / read_manifest(copy).model_files("int8")[part]
     model.write_bytes(model.read_bytes()[:-100])  # a truncated upload
     with pytest.raises(UserError, match="sha256"):
-        OnnxClassifier.load(copy, "int8")
+        OnnxModel.load(copy, "int8")
     with pytest.raises(UserError, match="ONNX Runtime cannot load"):
-        OnnxClassifier.load(copy, "int8", verify_checksums=False)
+        OnnxModel.load(copy, "int8", verify_checksums=False)
 
 
 def test_the_model_version_changes_with_each_of_its_files(tiny_artifact: Path) -> None:
@@ -134,7 +139,7 @@ def test_an_artifact_with_weights_inside_its_graph_files_still_serves(tiny_artif
 
     assert read_manifest(copy).model_files("int8") == ["model.int8.onnx"]
     texts = ["a witty film", "a dull mess"]
-    assert OnnxClassifier.load(copy).predict(texts) == OnnxClassifier.load(tiny_artifact).predict(texts)
+    assert SERVING.predict(OnnxModel.load(copy), texts) == SERVING.predict(OnnxModel.load(tiny_artifact), texts)
 
 
 def test_a_manifest_from_another_format_is_refused(tiny_artifact: Path, tmp_path: Path) -> None:
@@ -142,10 +147,10 @@ def test_a_manifest_from_another_format_is_refused(tiny_artifact: Path, tmp_path
     manifest = json.loads((copy / MANIFEST).read_text())
     (copy / MANIFEST).write_text(json.dumps(manifest | {"format_version": 99}))
     with pytest.raises(UserError, match="format_version 99"):
-        OnnxClassifier.load(copy)
+        OnnxModel.load(copy)
     (copy / MANIFEST).write_text("{not json")
     with pytest.raises(UserError, match="not a valid manifest"):
-        OnnxClassifier.load(copy)
+        OnnxModel.load(copy)
 
 
 def copy_with_manifest(tiny_artifact: Path, target: Path, **changes: object) -> Path:
@@ -173,13 +178,13 @@ def test_a_manifest_with_wrong_values_is_refused_with_each_problem_named(
 ) -> None:
     copy = copy_with_manifest(tiny_artifact, tmp_path / "artifact", **changes)
     with pytest.raises(UserError, match=f"not a valid manifest: .*{re.escape(expected)}.*export the artifact again"):
-        OnnxClassifier.load(copy)
+        OnnxModel.load(copy)
 
 
 def test_labels_that_do_not_match_the_model_outputs_are_refused_at_load(tiny_artifact: Path, tmp_path: Path) -> None:
     copy = copy_with_manifest(tiny_artifact, tmp_path / "artifact", labels=["fresh", "rotten", "stale"])
     with pytest.raises(UserError, match="scores 2 classes but its manifest names 3 labels"):
-        OnnxClassifier.load(copy)
+        OnnxModel.load(copy)
 
 
 def test_an_artifact_of_links_into_different_folders_serves_the_same(tiny_artifact: Path, tmp_path: Path) -> None:
@@ -192,8 +197,8 @@ def test_an_artifact_of_links_into_different_folders_serves_the_same(tiny_artifa
         shutil.copy(file, cached)
         (linked / file.name).symlink_to(cached)
 
-    model = OnnxClassifier.load(linked)
-    assert model.predict(TEXTS) == OnnxClassifier.load(tiny_artifact).predict(TEXTS)
+    model = OnnxModel.load(linked)
+    assert SERVING.predict(model, TEXTS) == SERVING.predict(OnnxModel.load(tiny_artifact), TEXTS)
     assert model.load_seconds > 0
 
 

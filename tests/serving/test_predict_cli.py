@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from nlpops.serving.core import OnnxClassifier
+from nlpops.serving.classification import SERVING
+from nlpops.serving.core import OnnxModel
 from nlpops.serving.predict import main
 
 
@@ -51,7 +52,7 @@ def test_int8_scores_are_the_apis_whatever_the_batch_size(tiny_artifact: Path, t
     texts = ["a brilliant and charming movie", "bland", "the plot is messy but the cast is warm and funny"]
     source = tmp_path / "reviews.txt"
     source.write_text("\n".join(texts) + "\n")
-    single = [p.scores for p in (OnnxClassifier.load(tiny_artifact).predict([text])[0] for text in texts)]
+    single = [p.scores for p in (SERVING.predict(OnnxModel.load(tiny_artifact), [text])[0] for text in texts)]
     for batch_size in ("1", "32"):
         output = tmp_path / f"out-{batch_size}.jsonl"
         assert main([str(source), "-o", str(output), "--artifact", str(tiny_artifact), "--batch-size", batch_size]) == 0

@@ -1,5 +1,5 @@
 """infra/ (Terraform): formatted, and every security check it skips says why. checkov itself runs outside the
-suite (`make checkov`: it needs its own virtual environment); its result is in the README."""
+suite (`make checkov`: it needs its own virtual environment); its result is in docs/deployment.md."""
 
 from __future__ import annotations
 

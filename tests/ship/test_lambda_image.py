@@ -23,7 +23,8 @@ from typing import Any
 import pytest
 
 from nlpops.deploy.package import package_artifact
-from nlpops.serving.core import OnnxClassifier
+from nlpops.serving.classification import SERVING
+from nlpops.serving.core import OnnxModel
 from tests.cli import REPO_ROOT
 from tests.ship.dockerfiles import DOCKER, arg_defaults, cmd, env
 
@@ -157,7 +158,7 @@ def answers(task_root: Path) -> dict[str, tuple[str, Any]]:
 def predicted_labels(task_root: Path, texts: list[str]) -> list[str]:
     """What the inference core itself says for these texts, on the packaged model."""
     variant = arg_defaults(DOCKERFILE)["NLPOPS_VARIANT"]
-    return [prediction.label for prediction in OnnxClassifier.load(task_root / "model", variant).predict(texts)]
+    return [prediction.label for prediction in SERVING.predict(OnnxModel.load(task_root / "model", variant), texts)]
 
 
 def test_the_image_command_answers_function_url_events(answers: dict[str, tuple[str, Any]], task_root: Path) -> None:

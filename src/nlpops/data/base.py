@@ -87,6 +87,13 @@ class TransformerDataModule(LightningDataModule, ABC):
     def collate(self, features: list[Features]) -> dict[str, Any]:
         """Pad a list of features into a batch of tensors."""
 
+    @abstractmethod
+    def model_kwargs(self) -> dict[str, Any]:
+        """What the task's LightningModule needs from the data (known after ``setup``), e.g. the label names.
+
+        The entry points pass it to the model config, so they need not know what a task's model needs.
+        """
+
     # --- shared mechanics -------------------------------------------------------------------------------
     @cached_property
     def tokenizer(self) -> PreTrainedTokenizerBase:

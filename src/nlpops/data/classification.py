@@ -116,19 +116,12 @@ class TextClassificationDataModule(TransformerDataModule):
     def collate(self, features: list[Features]) -> dict[str, Any]:
         return self._collator(features)
 
+    def model_kwargs(self) -> dict[str, Any]:
+        return {"id2label": self.id2label}
+
     @cached_property
     def _collator(self) -> DataCollatorWithPadding:
         return DataCollatorWithPadding(self.tokenizer, return_tensors="pt")
-
-
-def check_labels_known(gold: Sequence[str], labels: Sequence[str], model: object) -> None:
-    """Raise if the data has labels the model (``model``: where it lives, for the message) cannot predict."""
-    unknown = sorted(set(gold) - set(labels))
-    if unknown:
-        raise UserError(
-            f"the data has labels {unknown} that the model at {model} does not know (it has {list(labels)}); "
-            "use the data config the model was trained on"
-        )
 
 
 def _deduplicate(examples: list[LabeledText]) -> list[LabeledText]:

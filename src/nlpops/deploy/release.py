@@ -21,7 +21,7 @@ from nlpops.deploy.smoke import SmokeResult, SmokeTestFailed, smoke_test
 from nlpops.errors import UserError
 
 WAITER_CONFIG = {"Delay": 2, "MaxAttempts": 300}  # Lambda takes seconds to minutes to optimise a new image
-TERRAFORM = "`terraform -chdir=infra apply{}` (README: Deployment)"
+TERRAFORM = "`terraform -chdir=infra apply{}` (docs/deployment.md)"
 
 
 class ReleaseFailed(Exception):
@@ -113,7 +113,7 @@ def release(
             raise ReleaseFailed(f"smoke test failed: {err} (version {version} was already live)") from None
         point_alias(lam, function, alias, previous)
         raise ReleaseFailed(f"smoke test failed: {err}; rolled {function}:{alias} back to version {previous}") from None
-    log(f"smoke    {url}: labels {' / '.join(smoke.labels)}, model {smoke.model} ({smoke.attempts} attempt(s))")
+    log(f"smoke    {url}: {smoke.summary}, model {smoke.model} ({smoke.attempts} attempt(s))")
     return Release(image_uri, version, previous, smoke)
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from nlpops.serving.artifact import MANIFEST, Manifest
-from nlpops.tasks import CLASSIFICATION
 from nlpops.utils.files import sha256_file
 from nlpops.utils.provenance import git_commit, now, versions
 
@@ -19,6 +18,7 @@ LIBRARIES = ("torch", "transformers", "onnx", "onnxscript", "onnxruntime", "toke
 
 
 def build_manifest(
+    task: str,
     directory: Path,
     labels: list[str],
     max_length: int,
@@ -33,7 +33,7 @@ def build_manifest(
     files = [path for path in sorted(Path(directory).iterdir()) if path.is_file() and path.name != MANIFEST]
     checksums = {path.name: sha256_file(path) for path in files}
     return Manifest(
-        task=CLASSIFICATION,
+        task=task,
         labels=labels,
         max_length=max_length,
         opset=opset,

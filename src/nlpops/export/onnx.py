@@ -7,31 +7,27 @@ write; ``save_with_weights_beside`` splits a finished model into the artifact's 
 
 from __future__ import annotations
 
-import logging
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import onnx
 import torch
-from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from nlpops.errors import UserError
 from nlpops.serving.artifact import weights_file
+from nlpops.utils.logs import quiet
 from nlpops.utils.model_dir import check_model_dir
-
-log = logging.getLogger(__name__)
 
 INPUT_NAMES = ["input_ids", "attention_mask"]
 OUTPUT_NAMES = ["logits"]
 STACK_TRACE = "pkg.torch.onnx.stack_trace"  # node metadata the dynamo exporter writes
-# Two texts of different lengths: the exporter keeps batch and sequence dynamic only for sizes other than 0/1.
-EXAMPLE_TEXTS = ["A gorgeous, witty film.", "Dull and tedious, a mess of a movie with nothing to say."]
 
 
 class LogitsOnly(torch.nn.Module):
-    """The classifier as ``(input_ids, attention_mask) -> logits``: the exact signature serving feeds."""
+    """A classifier (of texts or of tokens) as ``(input_ids, attention_mask) -> logits``: what serving feeds."""
 
     def __init__(self, model: PreTrainedModel) -> None:
         super().__init__()
@@ -41,26 +37,32 @@ class LogitsOnly(torch.nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
 
-def load_classifier(model_dir: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """The fine-tuned model folder ``train.py`` writes, in eval mode, with its fast tokenizer."""
+def load_trained(model_dir: Path, auto_class: Any) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The fine-tuned model folder ``train.py`` writes, loaded with ``auto_class``, in eval mode, with its tokenizer."""
     check_model_dir(model_dir)
     try:
-        model = AutoModelForSequenceClassification.from_pretrained(model_dir)
+        model = auto_class.from_pretrained(model_dir)
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
     except (OSError, ValueError) as err:
         raise UserError(f"cannot load the model at {model_dir}: {str(err).splitlines()[0]}") from err
     return model.eval(), tokenizer
 
 
-def export_fp32(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, path: Path, opset: int) -> None:
-    """Write ``model`` to ``path`` as a single-file ONNX model with dynamic batch and sequence axes."""
-    example = tokenizer(EXAMPLE_TEXTS, padding=True, return_tensors="pt", return_token_type_ids=False)
+def export_fp32(
+    module: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, examples: Sequence[str], path: Path, opset: int
+) -> None:
+    """Write ``module`` to ``path`` as a single-file ONNX model with dynamic batch and sequence axes.
+
+    ``examples`` are two texts of different lengths: the exporter keeps an axis dynamic only for sizes other
+    than 0 and 1.
+    """
+    example = tokenizer(list(examples), padding=True, return_tensors="pt", return_token_type_ids=False)
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     dynamic = {name: {0: batch, 1: sequence} for name in INPUT_NAMES}
     with warnings.catch_warnings(), torch.no_grad(), quiet("onnx_ir", "onnxscript", "torch.onnx"):
         warnings.simplefilter("ignore")  # exporter chatter (torchvision ops, axis renames) that users cannot act on
         program = torch.onnx.export(
-            LogitsOnly(model).eval(),
+            module.eval(),
             (example["input_ids"], example["attention_mask"]),
             str(path),
             dynamo=True,
@@ -96,16 +98,3 @@ def save_with_weights_beside(model: onnx.ModelProto, path: Path) -> None:
     weights.unlink(missing_ok=True)  # onnx refuses to overwrite it
     onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True, location=weights.name)
     weights.chmod(path.stat().st_mode & 0o777)
-
-
-@contextmanager
-def quiet(*loggers: str) -> Iterator[None]:
-    """Raise these loggers to ERROR for a moment: their INFO/WARNING lines are exporter internals."""
-    previous = {name: logging.getLogger(name).level for name in loggers}
-    for name in loggers:
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        for name, level in previous.items():
-            logging.getLogger(name).setLevel(level)

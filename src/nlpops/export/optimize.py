@@ -1,16 +1,17 @@
 """ONNX Runtime CPU optimizations of the exported fp32 graph, applied before the parity checks and INT8.
 
 - Fusions from onnxscript's ONNX Runtime rewriter: the exporter's scaled-dot-product attention becomes
-  ``MultiHeadAttention`` and erf-GELU plus its bias becomes ``BiasGelu`` (MiniLM: 316 → 213 nodes with the below).
+  ``MultiHeadAttention`` and erf-GELU plus its bias becomes ``BiasGelu`` (far fewer nodes, with the below).
   The query, key and value projections stay separate MatMuls, so INT8 quantizes them. onnxscript's
   all-in-one ``optimize_for_ort`` is not used because it packs them into an ``Attention`` node whose weights
   ``quantize_dynamic`` leaves fp32, and that INT8 model is slower than an unfused one.
-- ``LayerNormalization`` is written out as ReduceMean, Sub, Mul, Sqrt, Div, Mul and Add. On a 27-token
-  MiniLM input, ONNX Runtime's CPU LayerNorm kernels take about 50 µs and the written-out form about 15 µs.
-  A request runs 13 of them.
+- ``LayerNormalization`` is written out as ReduceMean, Sub, Mul, Sqrt, Div, Mul and Add: on short inputs
+  ONNX Runtime's CPU LayerNorm kernels are several times slower than the written-out form, and a request runs
+  one after every embedding and transformer sublayer.
 
 The result runs on ONNX Runtime only (``MultiHeadAttention`` and ``BiasGelu`` are its contrib ops); set
 ``optimize: false`` in the export config for a standard-ONNX graph to run elsewhere.
+Figures: docs/int8-quantization.md ("Graph rewrites before quantization").
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from onnxscript.rewriter.ort_fusions.mha_bias import fuse_mha_bias
 from onnxscript.rewriter.ort_fusions.sdpa import fuse_sdpa
 from onnxscript.rewriter.ort_fusions.shape_optimization import rules as shape_rules
 
-from nlpops.export.onnx import quiet
+from nlpops.utils.logs import quiet
 
 MIN_OPSET = 18  # the written-out LayerNorm gives ReduceMean its axes as an input, which opset 18 introduced
 

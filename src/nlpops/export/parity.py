@@ -1,7 +1,8 @@
 """Parity checks: the exported models must behave like the PyTorch model on real sentences, or export fails.
 
-Every check goes through the serving core (``OnnxClassifier``): the tokenization, ONNX Runtime call and
-post-processing that serving will run are what is compared against PyTorch, not a second copy of them.
+Every check goes through the serving core (``OnnxModel``) and the task's serving code: the tokenization, ONNX
+Runtime call and post-processing that serving will run are what is compared against PyTorch, not a second copy
+of them. What agreement and the test metric mean is the task's (its export rule); the checks here are shared.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from nlpops.errors import UserError
-from nlpops.serving.core import OnnxClassifier, postprocess
+from nlpops.serving.core import OnnxModel
 
 Runner = Callable[[dict[str, np.ndarray]], np.ndarray]
 
@@ -26,9 +27,14 @@ class ParityError(UserError):
 
 @dataclass(frozen=True)
 class Thresholds:
+    """What every task checks; a task's subclass adds how many points of its test metric INT8 may lose."""
+
     fp32_atol: float = 1e-4  # largest allowed |logit difference|, ONNX fp32 vs PyTorch
     min_int8_agreement: float = 0.99  # least share of INT8 predictions equal to fp32's
-    max_int8_accuracy_drop_points: float = 0.5  # most accuracy points INT8 may lose against PyTorch
+
+    @property
+    def max_int8_drop_points(self) -> float:
+        raise NotImplementedError("a task's thresholds name the points of its metric INT8 may lose")
 
 
 def torch_runner(model: PreTrainedModel) -> Runner:
@@ -43,7 +49,7 @@ def torch_runner(model: PreTrainedModel) -> Runner:
 
 
 def batched_logits(
-    core: OnnxClassifier, run: Runner, texts: Sequence[str], batch_size: int = 32, desc: str = ""
+    core: OnnxModel, run: Runner, texts: Sequence[str], batch_size: int = 32, desc: str = ""
 ) -> np.ndarray:
     """Logits of ``texts`` in input order, computed in length-sorted batches tokenized by the serving core."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
@@ -58,7 +64,7 @@ def batched_logits(
     return out if out is not None else np.empty((0, len(core.labels)), dtype=np.float32)
 
 
-def check_tokenizer(core: OnnxClassifier, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> None:
+def check_tokenizer(core: OnnxModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> None:
     """Serving's ``tokenizers`` setup must produce the token ids training's tokenizer produced."""
     max_length = core.manifest.max_length
     expected = tokenizer(list(texts), truncation=True, max_length=max_length, return_token_type_ids=False)
@@ -81,19 +87,8 @@ def check_fp32(reference: np.ndarray, exported: np.ndarray, texts: Sequence[str]
     return max_diff
 
 
-def agreement(reference: np.ndarray, other: np.ndarray, labels: Sequence[str]) -> float:
-    """Share of rows whose predicted label is the same, using the serving post-processing."""
-    same = [a.label == b.label for a, b in zip(postprocess(reference, labels), postprocess(other, labels), strict=True)]
-    return float(np.mean(same)) if same else 1.0
-
-
-def accuracy(logits: np.ndarray, labels: Sequence[str], gold: Sequence[str]) -> float:
-    predicted = [p.label for p in postprocess(logits, labels)]
-    return float(np.mean([p == g for p, g in zip(predicted, gold, strict=True)])) if gold else 0.0
-
-
-def check_int8(agreements: dict[str, float], accuracy_drop_points: float, thresholds: Thresholds) -> None:
-    """Raise if INT8 disagrees with fp32 too often on any split or loses too much test accuracy."""
+def check_int8(agreements: dict[str, float], drop_points: float, thresholds: Thresholds, metric: str) -> None:
+    """Raise if INT8 disagrees with fp32 too often on any split or loses too many points of the test ``metric``."""
     for split, share in agreements.items():
         if share < thresholds.min_int8_agreement:
             raise ParityError(
@@ -101,9 +96,9 @@ def check_int8(agreements: dict[str, float], accuracy_drop_points: float, thresh
                 f"(need {thresholds.min_int8_agreement:.0%}); quantization hurts this model: export fp32 only "
                 "(quantize=false, then serve with NLPOPS_VARIANT=fp32) or relax parity.min_int8_agreement"
             )
-    if accuracy_drop_points > thresholds.max_int8_accuracy_drop_points:
+    if drop_points > thresholds.max_int8_drop_points:
         raise ParityError(
-            f"INT8 loses {accuracy_drop_points:.2f} accuracy points on the test split (allowed "
-            f"{thresholds.max_int8_accuracy_drop_points}); export fp32 only (quantize=false) or relax "
-            "parity.max_int8_accuracy_drop_points"
+            f"INT8 loses {drop_points:.2f} {metric} points on the test split (allowed "
+            f"{thresholds.max_int8_drop_points}); export fp32 only (quantize=false) or relax "
+            f"parity.max_int8_{metric}_drop_points"
         )

@@ -19,22 +19,21 @@ import numpy as np
 import onnx
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from nlpops.data.classification import check_labels_known
 from nlpops.errors import UserError, positive_int
 from nlpops.export import parity
 from nlpops.export.manifest import build_manifest
-from nlpops.export.onnx import export_fp32, load_classifier, save_with_weights_beside
+from nlpops.export.onnx import export_fp32, load_trained, save_with_weights_beside
 from nlpops.export.optimize import MIN_OPSET, optimize_for_cpu
 from nlpops.export.quantize import candidates, needs_calibration, num_layers, quantize_int8, sensitive_form
+from nlpops.export.rule import Examples, ExportRule
 from nlpops.serving.artifact import MANIFEST, TOKENIZER
-from nlpops.serving.core import OnnxClassifier
+from nlpops.serving.core import OnnxModel
 from nlpops.utils.files import atomic_directory
 
 log = logging.getLogger(__name__)
 
 MODEL_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx"}
 TOKENIZER_FILES = (TOKENIZER, "tokenizer_config.json")
-Examples = Sequence[tuple[str, str]]  # (text, gold label)
 ManifestWriter = Callable[[dict[str, str], dict[str, Any]], None]
 
 
@@ -42,15 +41,17 @@ ManifestWriter = Callable[[dict[str, str], dict[str, Any]], None]
 class Reference:
     """What INT8 is compared against: PyTorch and ONNX fp32 logits on the val and test sentences."""
 
-    fp32: OnnxClassifier  # the checked fp32 model, through the serving core
+    rule: ExportRule
+    fp32: OnnxModel  # the checked fp32 model, through the serving core
     texts: dict[str, list[str]]  # split -> sentences
-    gold: list[str]  # test labels
+    gold: list[Any]  # test answers
     logits: dict[str, dict[str, np.ndarray]]  # split -> engine (pytorch, fp32) -> logits
     labels: list[str]
     metrics: dict[str, Any]
 
 
 def export_artifact(
+    rule: ExportRule,
     model_dir: Path,
     artifact_dir: Path,
     val: Examples,
@@ -64,7 +65,7 @@ def export_artifact(
     calibration: Sequence[str] = (),
     sensitive_matmuls: str = "auto",
 ) -> dict[str, Any]:
-    """Export (and quantize), check parity on ``val`` and ``test``, write the artifact; return its metrics.
+    """Export ``rule``'s task (and quantize), check parity on ``val`` and ``test``, write the artifact; return metrics.
 
     ``optimize`` rewrites the fp32 graph for ONNX Runtime on CPU (see ``optimize.py``) before any check runs.
     ``calibration``: sentences (training ones, say) on which ``outlier-split`` and ``mixed-N`` INT8 find their
@@ -72,7 +73,7 @@ def export_artifact(
     the matmuls of its first N layers (``auto``, ``split``, ``blockwise`` or ``fp32``; see ``quantize.sensitive_form``).
     Raises ``ParityError`` (and leaves any previous artifact untouched) when a check fails.
     """
-    thresholds = thresholds or parity.Thresholds()
+    thresholds = thresholds or rule.thresholds()
     candidates(int8_method, 1)  # an unknown method fails now, not after minutes of export
     if optimize and opset < MIN_OPSET:
         raise UserError(
@@ -82,22 +83,22 @@ def export_artifact(
     sensitive = sensitive_form(sensitive_matmuls)
     if not val or not test:
         raise UserError("export needs validation and test sentences for its parity checks; a split is empty")
-    model, tokenizer = load_classifier(model_dir)
+    model, tokenizer = load_trained(model_dir, rule.auto_class)
     check_max_length(max_length, model, model_dir)
     labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
-    check_labels_known([label for _, label in test], labels, model_dir)
+    rule.check_gold([gold for _, gold in test], labels, model_dir)
     pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     with atomic_directory(Path(artifact_dir)) as scratch:
         provenance: dict[str, Any] = {}
 
         def write_manifest(models: dict[str, str], metrics: dict[str, Any]) -> None:
             manifest = build_manifest(
-                scratch, labels, max_length, opset, models, pad_token_id, metrics, model_dir, provenance
+                rule.task, scratch, labels, max_length, opset, models, pad_token_id, metrics, model_dir, provenance
             )
             (scratch / MANIFEST).write_text(manifest.to_json())
 
         log.info("Exporting %s to ONNX (opset %d)", model_dir, opset)
-        export_fp32(model, tokenizer, scratch / MODEL_FILES["fp32"], opset)
+        export_fp32(rule.wrapper(model), tokenizer, rule.example_texts, scratch / MODEL_FILES["fp32"], opset)
         if optimize:
             provenance["graph_rewrites"] = optimize_for_cpu(scratch / MODEL_FILES["fp32"])
             log.info("Optimized the graph for ONNX Runtime on CPU: %s", provenance["graph_rewrites"])
@@ -107,7 +108,7 @@ def export_artifact(
                 shutil.copy2(Path(model_dir) / name, scratch / name)
         models = {"fp32": MODEL_FILES["fp32"]}
         write_manifest(models, {})  # the serving core reads it to load the model for the checks
-        reference = check_fp32(scratch, model, tokenizer, val, test, thresholds)
+        reference = check_fp32(rule, scratch, model, tokenizer, val, test, thresholds)
         metrics = reference.metrics
         if quantize:
             models = MODEL_FILES
@@ -143,6 +144,7 @@ def check_max_length(max_length: int, model: PreTrainedModel, model_dir: Path) -
 
 
 def check_fp32(
+    rule: ExportRule,
     directory: Path,
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -151,7 +153,7 @@ def check_fp32(
     thresholds: parity.Thresholds,
 ) -> Reference:
     """Tokenizer parity and fp32 logits within ``fp32_atol`` of PyTorch on val and test, through the serving core."""
-    fp32 = OnnxClassifier.load(directory, "fp32", intra_op_threads=_threads())
+    fp32 = OnnxModel.load(directory, "fp32", intra_op_threads=_threads())
     texts = {"val": [text for text, _ in val], "test": [text for text, _ in test]}
     parity.check_tokenizer(fp32, tokenizer, texts["val"])
     torch_run = parity.torch_runner(model)
@@ -168,14 +170,15 @@ def check_fp32(
         texts["val"] + texts["test"],
         thresholds.fp32_atol,
     )
-    gold = [label for _, label in test]
-    accuracy = {name: parity.accuracy(out, fp32.labels, gold) for name, out in logits["test"].items()}
+    gold = [answer for _, answer in test]
+    score = {name: rule.score(out, fp32.labels, gold) for name, out in logits["test"].items()}
     log.info(
-        "Parity: fp32 max |Δlogit| %.2e on %d sentences; test accuracy PyTorch %.2f%%, ONNX fp32 %.2f%%",
+        "Parity: fp32 max |Δlogit| %.2e on %d sentences; test %s PyTorch %.2f%%, ONNX fp32 %.2f%%",
         max_diff,
         len(val) + len(test),
-        100 * accuracy["pytorch"],
-        100 * accuracy["fp32"],
+        rule.metric,
+        100 * score["pytorch"],
+        100 * score["fp32"],
     )
     metrics = {
         "parity": {
@@ -183,12 +186,12 @@ def check_fp32(
             "fp32_max_abs_logit_diff": max_diff,  # over val and test
             "fp32_atol": thresholds.fp32_atol,
         },
-        "test": {"sentences": len(test), "accuracy": accuracy},
+        "test": {"sentences": len(test), rule.metric: score},
     }
-    return Reference(fp32, texts, gold, logits, fp32.labels, metrics)
+    return Reference(rule, fp32, texts, gold, logits, fp32.labels, metrics)
 
 
-def calibration_inputs(encoder: OnnxClassifier, texts: Sequence[str]) -> list[dict[str, np.ndarray]]:
+def calibration_inputs(encoder: OnnxModel, texts: Sequence[str]) -> list[dict[str, np.ndarray]]:
     """Model inputs for INT8 calibration: one sentence each, tokenized as a request is."""
     return [encoder.encode([text]) for text in texts]
 
@@ -213,8 +216,9 @@ def quantize_checked(
         write_manifest(MODEL_FILES, {})
         attempt = measure_int8(directory, reference)
         attempts[method] = attempt
+        metric = reference.rule.metric
         try:
-            parity.check_int8(attempt["agreement"], attempt["accuracy_drop_points"], thresholds)
+            parity.check_int8(attempt["agreement"], attempt[f"{metric}_drop_points"], thresholds, metric)
         except parity.ParityError as err:
             if method == methods[-1]:
                 raise
@@ -228,39 +232,41 @@ def quantize_checked(
                 "int8_attempts": attempts,
             },
             "test": {
-                "accuracy": {"int8": attempt["accuracy"]},
-                "int8_accuracy_drop_points": attempt["accuracy_drop_points"],
-                "max_int8_accuracy_drop_points": thresholds.max_int8_accuracy_drop_points,
+                metric: {"int8": attempt[metric]},
+                f"int8_{metric}_drop_points": attempt[f"{metric}_drop_points"],
+                f"max_int8_{metric}_drop_points": thresholds.max_int8_drop_points,
             },
         }
     raise AssertionError("unreachable: the last method either passed or raised")
 
 
 def measure_int8(directory: Path, reference: Reference) -> dict[str, Any]:
-    """INT8 agreement with fp32 on each split and test accuracy, through the serving core.
+    """INT8 agreement with fp32 on each split and the test metric, through the serving core.
 
     Each sentence is its own batch, as in a ``{"text": ...}`` request: dynamic quantization scales activations
     by the whole input tensor, so a padded batch of 32 gives other predictions than serving does (the served
     model once agreed 99.3% batched but 98.8% one sentence at a time).
     """
-    int8 = OnnxClassifier.load(directory, "int8", intra_op_threads=_threads())
+    rule, metric = reference.rule, reference.rule.metric
+    int8 = OnnxModel.load(directory, "int8", intra_op_threads=_threads())
     logits = {
         split: parity.batched_logits(int8, int8.run, texts, batch_size=1, desc=f"ONNX INT8 {split}")
         for split, texts in reference.texts.items()
     }
     agreement = {
-        split: parity.agreement(reference.logits[split]["fp32"], out, reference.labels) for split, out in logits.items()
+        split: rule.agreement(reference.logits[split]["fp32"], out, reference.labels) for split, out in logits.items()
     }
-    accuracy = parity.accuracy(logits["test"], reference.labels, reference.gold)
-    drop_points = 100 * (reference.metrics["test"]["accuracy"]["pytorch"] - accuracy)
+    score = rule.score(logits["test"], reference.labels, reference.gold)
+    drop_points = 100 * (reference.metrics["test"][metric]["pytorch"] - score)
     log.info(
-        "Parity: INT8 agrees with fp32 on %.2f%% (val) and %.2f%% (test); test accuracy INT8 %.2f%% (%+.2f points)",
+        "Parity: INT8 agrees with fp32 on %.2f%% (val) and %.2f%% (test); test %s INT8 %.2f%% (%+.2f points)",
         100 * agreement["val"],
         100 * agreement["test"],
-        100 * accuracy,
+        metric,
+        100 * score,
         -drop_points,
     )
-    return {"agreement": agreement, "accuracy": accuracy, "accuracy_drop_points": drop_points}
+    return {"agreement": agreement, metric: score, f"{metric}_drop_points": drop_points}
 
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

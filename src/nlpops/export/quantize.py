@@ -1,20 +1,21 @@
 """INT8 quantization of the exported fp32 model: ``dynamic``, ``outlier-split``, ``mixed-N`` or ``blockwise``.
 
 ``dynamic``: ``quantize_dynamic``, per-channel int8 weights and one uint8 scale per activation tensor, computed
-at run time. The fastest, but one scale per tensor is coarse: on the MiniLM sentiment model it flipped 1.6%
-of fp32's predictions on single-text requests.
+at run time. The fastest, but one scale per tensor is coarse: on the MiniLM sentiment model it flips more of
+fp32's predictions on single-text requests than the parity checks allow.
 ``outlier-split``: ``dynamic`` after taking the few outlier channels of each activation tensor that has them
 out of its quantized matmuls, into narrow fp32 ones (see ``outliers.py``). Measured on calibration inputs.
-10-15% slower than ``dynamic``, and on the default model closer to fp32 than every other INT8 form tried.
+A little slower than ``dynamic``, and on the default model closer to fp32 than every other INT8 form tried.
 ``mixed-N``: ``outlier-split``, but every matmul of the first N transformer layers (the sensitive matmuls) is
 made more precise: errors made early are amplified by every later layer.
 ``blockwise``: ``MatMulNBits``, 8-bit weights in blocks of 128 along the input dimension and int8 compute
 (``accuracy_level=4``) that quantizes activations per row and block too, for every matmul: close to fp32.
 The sensitive matmuls of ``mixed-N`` run in one of three forms (``sensitive_form``): ``split`` (dynamic INT8
 with the widest channels of each of their inputs split out, outliers or not), ``blockwise`` or ``fp32``.
-Blockwise beats fp32 only on CPUs with int8 dot-product instructions: on an AVX2-only EPYC, MiniLM all
-blockwise took 14.4 ms a sentence against 11.0 for fp32, and mixed-1 split 6.35 against 6.89 with layer 0 fp32.
+Blockwise beats fp32 only on CPUs with int8 dot-product instructions; on AVX2-only CPUs it is slower than fp32,
+and fp32 slower than ``split``.
 The export tries the methods fastest first until the parity checks pass (see ``candidates``).
+Figures: docs/int8-quantization.md.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from onnxruntime.quantization import QuantType, quantize_dynamic
 from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
 from nlpops.errors import UserError
-from nlpops.export.onnx import quiet
 from nlpops.export.outliers import (
     MAX_CHANNELS,
     OUTLIER_RATIO,
@@ -41,6 +41,7 @@ from nlpops.export.outliers import (
     split_outliers,
     weight_matmuls,
 )
+from nlpops.utils.logs import quiet
 from nlpops.utils.machine import has_int8_dot_product
 
 BLOCK_SIZE = 128

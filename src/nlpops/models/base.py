@@ -2,29 +2,40 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from lightning.pytorch import LightningModule
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
+from torchmetrics import MaxMetric, MinMetric
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from nlpops.errors import UserError
 from nlpops.utils import assets
+from nlpops.utils.logs import quiet
+
+log = logging.getLogger(__name__)
 
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
+BEST = {"max": MaxMetric, "min": MinMetric}
 
 
 class TransformerModule(LightningModule):
     """Base module: subclasses set ``self.model`` and define their steps and metrics.
 
+    A subclass names the validation metric it is judged by (``monitor``, to maximise or minimise as
+    ``monitor_mode`` says; the task's config gives checkpointing and early stopping the same), and the base
+    logs its best value so far as ``<monitor>_best`` after each validation: what sweepers optimise.
     ``optimizer`` and ``scheduler`` are partial callables (Hydra ``_partial_: true`` configs); the
     scheduler gets ``num_warmup_steps`` and ``num_training_steps`` from the trainer's step estimate.
     """
 
     model: PreTrainedModel
+    monitor: ClassVar[str]
+    monitor_mode: ClassVar[Literal["max", "min"]]
 
     def __init__(
         self,
@@ -40,6 +51,23 @@ class TransformerModule(LightningModule):
         self.scheduler_factory = scheduler
         self.warmup_ratio = warmup_ratio
         self.weight_decay = weight_decay
+        best = BEST[self.monitor_mode]()
+        best.persistent(True)  # kept in checkpoints, so a resumed run reports the same best
+        # named after the metric (val/acc: val_acc_best), as checkpoints have always held it
+        setattr(self, _attribute(self.best_name), best)
+
+    @property
+    def best_name(self) -> str:
+        """The name the best value of the monitored metric is logged under."""
+        return f"{self.monitor}_best"
+
+    def on_validation_epoch_end(self) -> None:
+        """Log the best monitored value so far (this epoch's is logged already: Lightning computed it)."""
+        if self.trainer.sanity_checking:
+            return
+        best = getattr(self, _attribute(self.best_name))
+        best.update(self.trainer.callback_metrics[self.monitor])
+        self.log(self.best_name, best.compute(), prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self) -> Any:
         decay, no_decay = [], []
@@ -66,13 +94,39 @@ class TransformerModule(LightningModule):
         tokenizer.save_pretrained(directory)
 
 
+def _attribute(metric: str) -> str:
+    return metric.replace("/", "_")
+
+
 def load_pretrained(auto_class: Any, name_or_path: str, **kwargs: Any) -> PreTrainedModel:
     """Load weights from ``asset:NAME``, a local folder or a Hub id, with a clear error when that fails."""
     try:
-        model = auto_class.from_pretrained(assets.resolve(name_or_path), **kwargs)
+        with quiet("transformers"):  # its load report calls the new task head "missing": see report_backbone_gaps
+            model, loading = auto_class.from_pretrained(
+                assets.resolve(name_or_path), output_loading_info=True, **kwargs
+            )
     except (OSError, ValueError) as err:
         raise UserError(
             f"cannot load pretrained model '{name_or_path}': {str(err).splitlines()[0]} "
             "(set model.pretrained to a local folder, a Hub id, or asset:all-minilm-l6-v2)"
         ) from err
+    report_backbone_gaps(model, loading, name_or_path)
     return model.train()  # from_pretrained returns eval mode, and Lightning keeps submodule modes as found
+
+
+def report_backbone_gaps(model: PreTrainedModel, loading: dict[str, Any], name: str) -> None:
+    """Warn about backbone weights the checkpoint lacked or had in another shape: those start from random values.
+
+    A fine-tuning run always starts its task head from random values, which transformers' load report lists as
+    missing on every run; only gaps in the pretrained backbone say the checkpoint does not fit the model.
+    """
+    backbone = f"{model.base_model_prefix}."
+    gaps = {
+        "are missing from the checkpoint": sorted(k for k in loading["missing_keys"] if k.startswith(backbone)),
+        "have another shape in the checkpoint": sorted(map(str, loading["mismatched_keys"])),
+    }
+    for problem, keys in gaps.items():
+        if keys:
+            log.warning(
+                "%d backbone weights %s %s (e.g. %s): they start from random values", len(keys), problem, name, keys[0]
+            )

@@ -7,12 +7,11 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torchmetrics import MaxMetric, MetricCollection
+from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 from transformers import AutoModelForSequenceClassification
 
 from nlpops.models.base import TransformerModule, load_pretrained
-from nlpops.tasks import CLASSIFICATION
 
 STAGES = ("train", "val", "test")
 
@@ -24,7 +23,8 @@ class TextClassifier(TransformerModule):
     validation epoch's class probabilities stay in ``val_probabilities`` for error analysis callbacks.
     """
 
-    task = CLASSIFICATION  # what the model's manifest and its serving artifact say it does
+    monitor = "val/acc"  # configs/task/classification.yaml says the same to checkpointing and early stopping
+    monitor_mode = "max"
 
     def __init__(self, pretrained: str, id2label: Mapping[int | str, str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -48,8 +48,6 @@ class TextClassifier(TransformerModule):
                 prefix=f"{stage}/",
             )
             setattr(self, f"{stage}_metrics", metrics)
-        self.val_acc_best = MaxMetric()
-        self.val_acc_best.persistent(True)  # kept in checkpoints, so a resumed run reports the same best
         self._val_outputs: list[Tensor] = []
         self.val_probabilities = torch.empty(0)
 
@@ -86,10 +84,7 @@ class TextClassifier(TransformerModule):
 
     def on_validation_epoch_end(self) -> None:
         self.val_probabilities = torch.cat(self._val_outputs) if self._val_outputs else torch.empty(0)
-        if self.trainer.sanity_checking:
-            return
-        self.val_acc_best.update(self.val_metrics["acc"].compute())
-        self.log("val/acc_best", self.val_acc_best.compute(), prog_bar=True, sync_dist=True)
+        super().on_validation_epoch_end()
 
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._step(batch, "test")

@@ -13,7 +13,8 @@ from nlpops.serving.settings import Settings, describe_settings
 MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
 USAGE = """usage: nlpops-serve  (or: python -m nlpops.serving)
 
-Serve the model artifact over HTTP: POST /predict, GET /health, /ready, /metrics and /docs.
+Serve the model artifact over HTTP: its task's route (POST /predict for classification), GET /health, /ready,
+/metrics and /docs.
 Settings are environment variables (e.g. NLPOPS_PORT=8080 nlpops-serve); with their defaults:
 """
 
@@ -68,7 +69,7 @@ def check_model(settings: Settings) -> None:
     if settings.workers == 1:
         preload.wait(settings)
     else:
-        preload.load_classifier(settings)
+        preload.load_model(settings)
 
 
 def log_config() -> dict:

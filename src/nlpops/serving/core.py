@@ -1,7 +1,9 @@
-"""The one inference core: text → tokens (``tokenizers``) → ONNX Runtime → labels and scores.
+"""The one inference core: text → tokens (``tokenizers``) → ONNX Runtime, for every task.
 
-The FastAPI app, the Lambda handler, the batch command and the export parity check all call this class, so
-tokenization and post-processing exist once. It imports numpy, tokenizers and onnxruntime only: no torch.
+The FastAPI app, the Lambda handler, the batch command, the evaluation and the export parity checks all load
+models through this class, so tokenization and the ONNX Runtime call exist once; what a task makes of the model's
+outputs lives in its serving module (``nlpops.serving.<task>``). It imports numpy, tokenizers and onnxruntime
+only: no torch.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import onnxruntime as ort
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
 from nlpops.errors import UserError
 from nlpops.serving.artifact import (
@@ -28,33 +30,12 @@ from nlpops.serving.artifact import (
     verify_files,
 )
 
-INPUT_NAMES = ("input_ids", "attention_mask")
-
-
-@dataclass(frozen=True)
-class Prediction:
-    label: str
-    score: float  # probability of ``label``
-    scores: dict[str, float]  # probability of every class
+Output = TypeVar("Output")
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return shifted / shifted.sum(axis=-1, keepdims=True)
-
-
-def postprocess(logits: np.ndarray, labels: Sequence[str]) -> list[Prediction]:
-    """Logits (batch x classes) → one ``Prediction`` per row. The only copy of this logic."""
-    probabilities = softmax(np.asarray(logits, dtype=np.float64))
-    best = probabilities.argmax(axis=-1)
-    return [
-        Prediction(
-            label=labels[index],
-            score=float(row[index]),
-            scores={label: float(p) for label, p in zip(labels, row, strict=True)},
-        )
-        for index, row in zip(best.tolist(), probabilities, strict=True)
-    ]
 
 
 def load_tokenizer(path: Path, max_length: int, pad_token_id: int) -> Tokenizer:
@@ -108,7 +89,7 @@ def _weights_beside(graph: Path, weights: Path | None, options: ort.SessionOptio
 
 
 def check_outputs(session: ort.InferenceSession, manifest: Manifest, graph: Path) -> None:
-    """Raise unless the model scores as many classes as the manifest names."""
+    """Raise unless the model scores as many labels as the manifest names."""
     classes = session.get_outputs()[0].shape[-1]
     if isinstance(classes, int) and classes != len(manifest.labels):
         raise UserError(
@@ -117,12 +98,19 @@ def check_outputs(session: ort.InferenceSession, manifest: Manifest, graph: Path
         )
 
 
-class OnnxClassifier:
-    """A loaded artifact: call ``predict`` (labels and scores) or ``logits`` (raw, for parity checks)."""
+class OnnxModel:
+    """A loaded artifact: its manifest, tokenizer and ONNX Runtime session; ``logits`` runs texts through it."""
 
     def __init__(
-        self, manifest: Manifest, tokenizer: Tokenizer, session: ort.InferenceSession, variant: str, load_seconds: float
+        self,
+        directory: Path,
+        manifest: Manifest,
+        tokenizer: Tokenizer,
+        session: ort.InferenceSession,
+        variant: str,
+        load_seconds: float,
     ) -> None:
+        self.directory = directory
         self.manifest = manifest
         self.labels = list(manifest.labels)
         self.tokenizer = tokenizer
@@ -135,11 +123,11 @@ class OnnxClassifier:
     @classmethod
     def load(
         cls, directory: Path | str, variant: str = "int8", intra_op_threads: int = 1, verify_checksums: bool = True
-    ) -> OnnxClassifier:
+    ) -> OnnxModel:
         """Read the manifest, open the tokenizer and an ONNX Runtime session, check the files' checksums.
 
         The checksums are computed on another thread while the tokenizer and the session load: hashing and
-        ONNX Runtime's session setup both release the GIL (a faster server start, see README: cold start).
+        ONNX Runtime's session setup both release the GIL (a faster server start: docs/serving-performance.md).
         """
         started = time.perf_counter()
         directory = Path(directory)
@@ -157,51 +145,56 @@ class OnnxClassifier:
                 raise
             checked.result()
         check_outputs(session, manifest, graph)
-        return cls(manifest, tokenizer, session, variant, load_seconds=time.perf_counter() - started)
+        return cls(directory, manifest, tokenizer, session, variant, load_seconds=time.perf_counter() - started)
+
+    def tokenize(self, texts: Sequence[str]) -> list[Encoding]:
+        """The tokens of each text, padded to the longest, with their character offsets into the text."""
+        if len(texts) == 1:  # the common request: skip the batch machinery (and its thread pool)
+            return [self.tokenizer.encode(texts[0])]
+        return self.tokenizer.encode_batch(list(texts))
 
     def encode(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Token ids and attention mask (int64, batch x longest), exactly what the ONNX model takes."""
-        if len(texts) == 1:  # the common request: skip the batch machinery (and its thread pool)
-            encoding = self.tokenizer.encode(texts[0])
-            ids, mask = [encoding.ids], [encoding.attention_mask]
-        else:
-            encodings = self.tokenizer.encode_batch(list(texts))
-            ids, mask = [e.ids for e in encodings], [e.attention_mask for e in encodings]
-        return {"input_ids": np.asarray(ids, dtype=np.int64), "attention_mask": np.asarray(mask, dtype=np.int64)}
+        return model_inputs(self.tokenize(texts))
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         return self.session.run(None, inputs)[0]
 
     def logits(self, texts: Sequence[str]) -> np.ndarray:
-        """Logits (texts x classes); one call per text for a model whose answers depend on the batch."""
+        """The model's first output for ``texts``; one call per text for a model whose answers depend on the batch."""
         if self.one_text_per_call and len(texts) > 1:
             return np.concatenate([self.run(self.encode([text])) for text in texts])
         return self.run(self.encode(texts))
 
-    def predict(self, texts: Sequence[str]) -> list[Prediction]:
-        return postprocess(self.logits(texts), self.labels)
 
-    def predict_batched(
-        self,
-        texts: Sequence[str],
-        batch_size: int = 32,
-        progress: Callable[[int], object] | None = None,
-        threads: int = 1,
-    ) -> list[Prediction]:
-        """Predict many texts in batches sorted by length (less padding); returned in input order.
+def model_inputs(encodings: Sequence[Encoding]) -> dict[str, np.ndarray]:
+    """Token ids and attention masks of equally long encodings, as the ONNX model takes them."""
+    ids = np.asarray([e.ids for e in encodings], dtype=np.int64)
+    mask = np.asarray([e.attention_mask for e in encodings], dtype=np.int64)
+    return {"input_ids": ids, "attention_mask": mask}
 
-        ``threads`` batches run at once (ONNX Runtime releases the GIL): with a single-threaded session that is
-        how a batch job uses every core, as the server does. ``progress`` gets the size of each batch once it is
-        predicted. A one-text-per-call model still runs each text of a batch alone.
-        """
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
-        results: list[Prediction | None] = [None] * len(texts)
-        with ThreadPoolExecutor(threads, thread_name_prefix="predict") as pool:
-            predicted = pool.map(lambda batch: self.predict([texts[i] for i in batch]), batches)
-            for batch, predictions in zip(batches, predicted, strict=True):
-                for index, prediction in zip(batch, predictions, strict=True):
-                    results[index] = prediction
-                if progress:
-                    progress(len(batch))
-        return results  # type: ignore[return-value]
+
+def in_batches(
+    predict: Callable[[list[str]], list[Output]],
+    texts: Sequence[str],
+    batch_size: int = 32,
+    progress: Callable[[int], object] | None = None,
+    threads: int = 1,
+) -> list[Output]:
+    """``predict`` many texts in batches sorted by length (less padding); the answers come in input order.
+
+    ``threads`` batches run at once (ONNX Runtime releases the GIL): with a single-threaded session that is
+    how a batch job uses every core, as the server does. ``progress`` gets the size of each batch once it is
+    predicted. A one-text-per-call model still runs each text of a batch alone.
+    """
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    batches = [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
+    results: list[Output | None] = [None] * len(texts)
+    with ThreadPoolExecutor(threads, thread_name_prefix="predict") as pool:
+        predicted = pool.map(lambda batch: predict([texts[i] for i in batch]), batches)
+        for batch, answers in zip(batches, predicted, strict=True):
+            for index, answer in zip(batch, answers, strict=True):
+                results[index] = answer
+            if progress:
+                progress(len(batch))
+    return results  # type: ignore[return-value]

@@ -2,12 +2,12 @@
 
 HTTP events (API Gateway REST v1, HTTP API v2, Function URLs, ALB) go through the FastAPI app via Mangum, so
 Lambda answers exactly what the server answers: same validation, same error bodies. A direct invoke
-(``{"text": ...}`` or ``{"texts": [...]}``, e.g. from the AWS CLI or Step Functions) goes through the same
-``/predict`` route and gets the JSON body back; a hand-written event that looks like HTTP (its ``requestContext``
-is an object) but cannot be read as a request gets a 400 ``invalid_event``, not a crashed invocation.
-``build_handler`` loads the model (or takes the one ``lambda_handler`` started preloading); ``lambda_handler``
-calls it at import, which is Lambda's init phase, so the model loads once per container and never inside the
-handler.
+(``{"text": ...}`` or ``{"texts": [...]}``, e.g. from the AWS CLI or Step Functions) goes through the route of the
+artifact's task (``/predict`` for classification) and gets the JSON body back; a hand-written event that looks like
+HTTP (its ``requestContext`` is an object) but cannot be read as a request gets a 400 ``invalid_event``, not a
+crashed invocation. ``build_handler`` loads the model (or takes the one ``lambda_handler`` started preloading);
+``lambda_handler`` calls it at import, which is Lambda's init phase, so the model loads once per container and
+never inside the handler.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from nlpops.serving import preload
 from nlpops.serving.app import create_app
 from nlpops.serving.schemas import ErrorBody
 from nlpops.serving.settings import Settings
+from nlpops.serving.task import serving_for
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 UNRECOGNISED = (
@@ -35,16 +36,16 @@ def is_http_event(event: dict[str, Any]) -> bool:
     return isinstance(event, dict) and isinstance(event.get("requestContext"), dict)
 
 
-def as_http_event(payload: Any) -> dict[str, Any]:
-    """Wrap a direct-invoke payload as an HTTP API v2 ``POST /predict`` event."""
+def as_http_event(payload: Any, route: str) -> dict[str, Any]:
+    """Wrap a direct-invoke payload as an HTTP API v2 ``POST route`` event."""
     return {
         "version": "2.0",
-        "routeKey": "POST /predict",
-        "rawPath": "/predict",
+        "routeKey": f"POST {route}",
+        "rawPath": route,
         "rawQueryString": "",
         "headers": {"content-type": "application/json"},
         "requestContext": {
-            "http": {"method": "POST", "path": "/predict", "sourceIp": "127.0.0.1"},
+            "http": {"method": "POST", "path": route, "sourceIp": "127.0.0.1"},
             "stage": "$default",
         },
         "body": json.dumps(payload),
@@ -83,14 +84,16 @@ def malformed_event(problem: str) -> dict[str, Any]:
 
 def build_handler(settings: Settings) -> Handler:
     """Load the model now (or wait for its preload) and return the handler that serves it."""
-    app = create_app(settings, classifier=preload.classifier_for(settings))
+    model = preload.model_for(settings)
+    app = create_app(settings, model)
     adapter = Mangum(app, lifespan="off", api_gateway_base_path=settings.api_base_path)
+    route = serving_for(model.manifest.task).route
 
     def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if is_http_event(event):
             problem = unreadable(adapter, event, context)
             return malformed_event(problem) if problem else adapter(event, context)
-        response = adapter(as_http_event(event), context)
+        response = adapter(as_http_event(event, route), context)
         body = json.loads(response["body"])
         return body if response["statusCode"] == 200 else {"statusCode": response["statusCode"], **body}
 

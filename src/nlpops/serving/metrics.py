@@ -1,22 +1,20 @@
-"""Prometheus metrics: HTTP requests and latency by route and status, inference latency, predictions per label.
+"""Prometheus metrics every task shares: HTTP requests and latency by route and status, inference latency.
 
 A small pure-ASGI middleware (no ``BaseHTTPMiddleware``, which costs a task per request) keeps the overhead
 to a few microseconds. Each app gets its own registry, so tests and multiple apps in one process never
-clash. With several uvicorn workers, set ``PROMETHEUS_MULTIPROC_DIR`` and /metrics aggregates all of them.
+clash; a task adds its own observations to the registry (``TaskServing.observer``). With several uvicorn workers,
+set ``PROMETHEUS_MULTIPROC_DIR`` and /metrics aggregates all of them.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from nlpops.serving.core import Prediction
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -64,7 +62,6 @@ class ServingMetrics:
         self.batch_size = Histogram(
             "nlpops_inference_batch_size", "Texts per inference call", buckets=BATCH_BUCKETS, registry=r
         )
-        self.predictions = Counter("nlpops_predictions", "Predictions by predicted label", ["label"], registry=r)
         self.model_info = Gauge(
             "nlpops_model_info",
             "The served model (value 1)",
@@ -76,11 +73,9 @@ class ServingMetrics:
             "nlpops_model_load_seconds", "Time to load the model at startup", registry=r, multiprocess_mode="max"
         )
 
-    def observe_inference(self, variant: str, seconds: float, predictions: Sequence[Prediction]) -> None:
+    def observe_inference(self, variant: str, seconds: float, texts: int) -> None:
         self.inference_latency.labels(variant).observe(seconds)
-        self.batch_size.observe(len(predictions))
-        for prediction in predictions:
-            self.predictions.labels(prediction.label).inc()
+        self.batch_size.observe(texts)
 
     def exposition(self) -> bytes:
         """The text format for /metrics; aggregated across worker processes in multiprocess mode."""

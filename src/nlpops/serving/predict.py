@@ -1,8 +1,9 @@
 """Batch predictions from the command line: ``python -m nlpops.serving.predict reviews.txt -o out.jsonl``.
 
 Reads one text per line (``.txt``) or JSON Lines with a text field (``.jsonl``, or any input with ``--jsonl``),
-from files or stdin, and writes one JSON object per text (the text, label, score, all scores; blank lines are
-skipped) on the same core the API serves with, so offline scores are the scores the API would give. On a terminal
+from files or stdin, and writes one JSON object per text (the text and the answer the API gives for it: for a
+classifier its label, score and all scores; blank lines are skipped) on the same core and task code the API
+serves with, so offline answers are the answers the API would give. On a terminal
 it shows a progress bar.
 """
 
@@ -16,13 +17,14 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from tqdm import tqdm
 
 from nlpops.errors import UserError
-from nlpops.serving.core import OnnxClassifier, Prediction
+from nlpops.serving.core import OnnxModel, in_batches
 from nlpops.serving.settings import VARIANTS, Settings
+from nlpops.serving.task import serving_for
 from nlpops.utils.files import atomic_file
 
 PROG = "python -m nlpops.serving.predict"
@@ -33,7 +35,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     defaults = Settings.from_env()
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Classify texts in batch with an exported model artifact (no torch needed).",
+        description="Run an exported model artifact on texts in batch, e.g. classify them (no torch needed).",
     )
     parser.add_argument("inputs", nargs="*", default=["-"], help="text files (one text a line) or .jsonl; - = stdin")
     parser.add_argument("-o", "--output", default="-", help="JSON Lines output file (default: stdout)")
@@ -92,11 +94,11 @@ def read_texts(path: str, field: str, jsonl: bool = False) -> Iterator[str]:
             ) from None
 
 
-def write_predictions(output: str, texts: Sequence[str], predictions: Sequence[Prediction]) -> None:
+def write_predictions(output: str, texts: Sequence[str], answers: Sequence[dict[str, Any]]) -> None:
     """JSON Lines to stdout (``-``) or to ``output``, which is replaced only once every line is written."""
     lines = (
-        json.dumps({"text": text, "label": p.label, "score": p.score, "scores": p.scores}, ensure_ascii=False) + "\n"
-        for text, p in zip(texts, predictions, strict=True)
+        json.dumps({"text": text} | answer, ensure_ascii=False) + "\n"
+        for text, answer in zip(texts, answers, strict=True)
     )
     if output == "-":
         sys.stdout.writelines(lines)
@@ -113,13 +115,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parse_args(argv)
         if args.batch_size < 1 or args.threads < 1:
             raise UserError("--batch-size and --threads must be positive")
-        model = OnnxClassifier.load(args.artifact, variant=args.variant, verify_checksums=args.verify_checksums)
+        model = OnnxModel.load(args.artifact, variant=args.variant, verify_checksums=args.verify_checksums)
+        serving = serving_for(model.manifest.task)
         texts = [text for path in args.inputs for text in read_texts(path, args.field, args.jsonl)]
         started = time.perf_counter()
         with tqdm(total=len(texts), desc="predicting", unit="text", file=sys.stderr, disable=None, leave=False) as bar:
-            predictions = model.predict_batched(texts, args.batch_size, progress=bar.update, threads=args.threads)
+            answers = in_batches(
+                lambda batch: serving.predict(model, batch), texts, args.batch_size, bar.update, args.threads
+            )
         seconds = time.perf_counter() - started
-        write_predictions(args.output, texts, predictions)
+        write_predictions(args.output, texts, [serving.as_json(answer) for answer in answers])
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -20,15 +20,15 @@ from typing import TYPE_CHECKING
 from nlpops.serving.settings import Settings
 
 if TYPE_CHECKING:
-    from nlpops.serving.core import OnnxClassifier
+    from nlpops.serving.core import OnnxModel
 
 _started: tuple[Settings, Future] | None = None
 
 
-def load_classifier(settings: Settings) -> OnnxClassifier:
-    from nlpops.serving.core import OnnxClassifier  # imported here, on the loading thread: numpy and ORT are slow
+def load_model(settings: Settings) -> OnnxModel:
+    from nlpops.serving.core import OnnxModel  # imported here, on the loading thread: numpy and ORT are slow
 
-    return OnnxClassifier.load(
+    return OnnxModel.load(
         settings.artifact_dir,
         variant=settings.variant,
         intra_op_threads=settings.intra_op_threads,
@@ -47,7 +47,7 @@ def start(settings: Settings) -> None:
 
     def run() -> None:
         try:
-            future.set_result(load_classifier(settings))
+            future.set_result(load_model(settings))
         except BaseException as err:  # handed to the lifespan, which fails the startup with it
             future.set_exception(err)
 
@@ -83,10 +83,10 @@ def wait(settings: Settings) -> None:
         _started[1].result()
 
 
-def classifier_for(settings: Settings) -> OnnxClassifier:
+def model_for(settings: Settings) -> OnnxModel:
     """The model preloaded for ``settings`` if ``start`` began one (waiting for it), else loaded now."""
     preloading = take(settings)
-    return preloading.result() if preloading else load_classifier(settings)
+    return preloading.result() if preloading else load_model(settings)
 
 
 def take(settings: Settings) -> Future | None:

@@ -1,4 +1,4 @@
-"""The HTTP contract: request, response and error bodies (pydantic), shared by the FastAPI app and Lambda.
+"""The HTTP contract every task shares (pydantic): texts in, model and error bodies out; a task adds its answers.
 
 The request model is built from the settings so the configured limits are enforced by validation and
 published in the OpenAPI schema (``maxLength``, ``maxItems``) instead of living in the docs only. The schema
@@ -9,11 +9,11 @@ from it, or a fuzzer reading it, sends what the server accepts (``tests/serving/
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model, model_validator
 
-EXAMPLE_TEXT = "A gorgeous, witty film."
 # A text must have a visible character: one that is not whitespace, a control or an invisible format character
 # (zero-width space, byte order mark, ...; Unicode's Z*, Cc and Cf in the BMP). The tokenizer drops all of
 # these, so a text of nothing else would be classified as if it were empty. The schema publishes this very
@@ -26,27 +26,36 @@ NOT_BLANK = (
 _VISIBLE = re.compile(NOT_BLANK)
 
 
-def _not_blank(text: str) -> str:
-    if not _VISIBLE.search(text):
-        raise ValueError(
-            "text is empty or has only whitespace, control or invisible characters; send some words to classify"
-        )
-    return text
+def _not_blank(verb: str) -> Callable[[str], str]:
+    def check(text: str) -> str:
+        if not _VISIBLE.search(text):
+            raise ValueError(
+                f"text is empty or has only whitespace, control or invisible characters; send some words to {verb}"
+            )
+        return text
+
+    return check
 
 
-def _publish_the_contract(schema: dict[str, Any]) -> None:
+def _publish_the_contract(examples: Sequence[str]) -> Callable[[dict[str, Any]], None]:
     """Exactly one of the two fields, and no ``default: null`` (a null is refused, not taken as absent)."""
-    for field in schema["properties"].values():
-        field.pop("default", None)
-    schema["oneOf"] = [{"required": ["text"]}, {"required": ["texts"]}]
-    schema["examples"] = [{"text": EXAMPLE_TEXT}, {"texts": [EXAMPLE_TEXT, "Dull and tedious."]}]
+
+    def publish(schema: dict[str, Any]) -> None:
+        for field in schema["properties"].values():
+            field.pop("default", None)
+        schema["oneOf"] = [{"required": ["text"]}, {"required": ["texts"]}]
+        schema["examples"] = [{"text": examples[0]}, {"texts": list(examples)}]
+
+    return publish
 
 
-class _PredictRequestBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_publish_the_contract)
+class TextsRequest(BaseModel):
+    """``{"text": "..."}`` or ``{"texts": [...]}``; ``texts_request_model`` adds the fields with their limits."""
+
+    model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="after")
-    def _one_of_text_or_texts(self) -> _PredictRequestBase:
+    def _one_of_text_or_texts(self) -> TextsRequest:
         has_text, has_texts = getattr(self, "text", None) is not None, getattr(self, "texts", None) is not None
         if has_text == has_texts:
             raise ValueError('send exactly one of "text" (a string) or "texts" (a list of strings)')
@@ -58,30 +67,30 @@ class _PredictRequestBase(BaseModel):
         return [text] if text is not None else list(getattr(self, "texts", None) or [])
 
 
-def predict_request_model(max_text_chars: int, max_batch: int) -> type[_PredictRequestBase]:
-    """``{"text": "..."}`` or ``{"texts": ["...", ...]}``, strict strings, non-blank, within the limits."""
+def texts_request_model(
+    name: str, verb: str, examples: Sequence[str], max_text_chars: int, max_batch: int
+) -> type[TextsRequest]:
+    """The request model ``name``: one text or a batch, strict strings, non-blank, within the limits.
+
+    ``verb`` says what the task does to a text (``classify``), ``examples`` are texts the schema shows.
+    """
     text = Annotated[
         str,
         StringConstraints(strict=True, min_length=1, max_length=max_text_chars),
-        AfterValidator(_not_blank),
+        AfterValidator(_not_blank(verb)),
         Field(json_schema_extra={"pattern": NOT_BLANK}),
     ]
     # Absent fields default to None, but an explicit null is a type error: the types admit no None.
     return create_model(
-        "PredictRequest",
-        __base__=_PredictRequestBase,
-        text=(text, Field(None, description=f"One text to classify (at most {max_text_chars} characters)")),
+        name,
+        __base__=TextsRequest,
+        __config__=ConfigDict(extra="forbid", json_schema_extra=_publish_the_contract(examples)),
+        text=(text, Field(None, description=f"One text to {verb} (at most {max_text_chars} characters)")),
         texts=(
             list[text],
-            Field(None, min_length=1, max_length=max_batch, description=f"Up to {max_batch} texts to classify"),
+            Field(None, min_length=1, max_length=max_batch, description=f"Up to {max_batch} texts to {verb}"),
         ),
     )
-
-
-class PredictionOut(BaseModel):
-    label: str = Field(description="The most probable class")
-    score: float = Field(description="Probability of `label`")
-    scores: dict[str, float] = Field(description="Probability of every class")
 
 
 class ModelOut(BaseModel):
@@ -89,11 +98,6 @@ class ModelOut(BaseModel):
     version: str = Field(
         description="12 hex digits that change with the model's files: `sha256sum model.int8.onnx* | sha256sum`"
     )
-
-
-class PredictResponse(BaseModel):
-    predictions: list[PredictionOut] = Field(description="One prediction per text, in request order")
-    model: ModelOut
 
 
 class ErrorDetail(BaseModel):

@@ -28,7 +28,7 @@ class Settings:
 
     artifact_dir: Annotated[Path, "the model artifact (python export.py)"] = Path("models/text-classifier-onnx")
     variant: Annotated[str, "which model of the artifact to run: int8 (fast) or fp32"] = "int8"
-    intra_op_threads: Annotated[int, "ONNX Runtime threads per inference call (1 wins on 2 cores)"] = 1
+    intra_op_threads: Annotated[int, "ONNX Runtime threads per inference call (1: see docs/serving-performance.md)"] = 1
     inference_threads: Annotated[int, "requests predicted at once, a thread each (0: on the event loop)"] = 2
     verify_checksums: Annotated[bool, "check the model and tokenizer against the manifest's sha256"] = True
     max_text_chars: Annotated[int, "longer texts get 422; tokens past the model's limit are cut"] = 2000
@@ -38,7 +38,7 @@ class Settings:
     )
     host: Annotated[str, "address to listen on (0.0.0.0: every interface)"] = "127.0.0.1"
     port: Annotated[int, "port to listen on"] = 8000
-    workers: Annotated[int, "server processes; /metrics sums them (1 measured best on 2 cores)"] = 1
+    workers: Annotated[int, "server processes; /metrics sums them (1: see docs/serving-performance.md)"] = 1
     api_base_path: Annotated[str, 'Lambda: a path prefix to strip, e.g. the HTTP API stage "/prod"'] = "/"
 
     @classmethod
@@ -57,7 +57,7 @@ class Settings:
                         f"environment variable {name} is set but empty: unset it for the default "
                         f"({_shown(field.default)}) or give it a value"
                     )
-                values[field.name] = _parse(name, environ[name], _PARSERS[field.name])
+                values[field.name] = _parse(name, environ[name], _parser(field.name))
         settings = cls(**values)
         settings.validate()
         return settings
@@ -117,20 +117,16 @@ def _parse_bool(text: str) -> bool:
     raise ValueError("expected true or false")
 
 
-_PARSERS: dict[str, Callable[[str], Any]] = {
-    "artifact_dir": Path,
-    "variant": lambda text: text.strip().lower(),
-    "intra_op_threads": int,
-    "inference_threads": int,
-    "verify_checksums": _parse_bool,
-    "max_text_chars": int,
-    "max_batch": int,
-    "max_body_bytes": int,
-    "host": str,
-    "port": int,
-    "workers": int,
-    "api_base_path": str,
-}
+def _parse_variant(text: str) -> str:
+    return text.strip().lower()
+
+
+def _parser(name: str) -> Callable[[str], Any]:
+    """How the setting ``name`` is read from its variable: by its type (a new setting needs no parser of its own)."""
+    if name == "variant":
+        return _parse_variant
+    kind = get_type_hints(Settings)[name]  # the type, without its Annotated meaning
+    return _parse_bool if kind is bool else kind
 
 
 def _parse(name: str, text: str, parser: Callable[[str], Any]) -> Any:

@@ -1,7 +1,7 @@
 """The machine a benchmark or an export ran on: speed figures from different kinds of CPU do not compare.
 
-On 2 cores, one INT8 inference took 2.2 ms on an AMD EPYC with AVX-512 VNNI and 9.1 ms on one with AVX2 only,
-and bf16 training ran 18x slower than fp32 where the CPU lacks native bf16 (see README).
+INT8 inference runs several times faster where the CPU has int8 dot products, and bf16 training runs many times
+slower than fp32 where it lacks native bf16 (figures: docs/serving-performance.md, docs/training-performance.md).
 """
 
 from __future__ import annotations

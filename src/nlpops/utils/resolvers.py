@@ -38,8 +38,8 @@ def wandb_offline() -> bool:
 def cpu_precision() -> str:
     """``bf16-mixed`` where the CPU computes in bf16 natively (AVX-512 BF16 or AMX), else ``32-true``.
 
-    Elsewhere PyTorch emulates bf16 and training runs ~18x slower than in fp32 (AVX2-only AMD EPYC, see
-    README "Training"), so the default CPU trainer picks per machine, where the run starts.
+    Elsewhere PyTorch emulates bf16 and training runs many times slower than in fp32 (figures:
+    docs/training-performance.md), so the default CPU trainer picks per machine, where the run starts.
     """
     return "bf16-mixed" if has_native_bf16() else "32-true"
 

@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from nlpops.errors import UserError
+from nlpops.utils.logs import FILE_ONLY, tidy_console
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -23,15 +24,17 @@ EXIT_USER_ERROR = 2
 def run_stage(stage: Callable[[DictConfig], T], cfg: DictConfig) -> T:
     """Run an entry point's ``stage``: a ``UserError`` becomes one ``error:`` line and exit 2; W&B is always closed.
 
+    The error is printed on stderr, and goes to the run's log file only, not to the console a second time.
     Closing W&B after every stage keeps the jobs of a multirun from merging into one W&B run.
     """
+    tidy_console()
     try:
         if cfg.get("extras", {}).get("print_config"):
             print_config(cfg)
         return stage(cfg)
     except (UserError, MissingMandatoryValue) as err:
         message = _user_message(err)
-        log.error(message)
+        log.error(message, extra=FILE_ONLY)
         print(f"error: {message}", file=sys.stderr)
         raise SystemExit(EXIT_USER_ERROR) from None
     finally:
