@@ -41,3 +41,19 @@ def tiny_artifact(tiny_classifier: Path, tmp_path_factory: pytest.TempPathFactor
     from tests.serving.artifacts import build_tiny_artifact
 
     return build_tiny_artifact(tiny_classifier, tmp_path_factory.getbasetemp() / "tiny-artifact")
+
+
+@pytest.fixture(scope="session")
+def tiny_tagger(tiny_pretrained: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model fine-tuned a few seconds as a token classifier (NER) on a handful of names."""
+    from tests.ner_artifacts import build_tiny_tagger
+
+    return build_tiny_tagger(tiny_pretrained, tmp_path_factory.getbasetemp() / "tiny-tagger")
+
+
+@pytest.fixture(scope="session")
+def tiny_ner_artifact(tiny_tagger: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny tagger exported as a NER serving artifact. Read-only by convention."""
+    from tests.ner_artifacts import build_tiny_ner_artifact
+
+    return build_tiny_ner_artifact(tiny_tagger, tmp_path_factory.getbasetemp() / "tiny-ner-artifact")

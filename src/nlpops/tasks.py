@@ -15,6 +15,7 @@ from types import ModuleType
 from nlpops.errors import UserError
 
 CLASSIFICATION = "text-classification"
+TOKEN_CLASSIFICATION = "token-classification"
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,13 @@ class Task:
         return import_module(f"nlpops.{layer}.{self.module}")
 
 
-TASKS = {task.name: task for task in (Task(CLASSIFICATION, module="classification", config="classification"),)}
+TASKS = {
+    task.name: task
+    for task in (
+        Task(CLASSIFICATION, module="classification", config="classification"),
+        Task(TOKEN_CLASSIFICATION, module="ner", config="ner"),
+    )
+}
 
 
 def get(name: str) -> Task:

@@ -6,7 +6,9 @@ and tests/serving, since the ONNX export is the slowest step of those suites.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from filelock import FileLock
@@ -28,21 +30,41 @@ def build_tiny_classifier(pretrained: Path, target: Path) -> Path:
     A random head scores every text near 50/50, where INT8 rounding flips predictions at random; a briefly
     trained one behaves like a real fine-tuned model in the parity checks.
     """
+    return build_fine_tuned(
+        AutoModelForSequenceClassification,
+        LABELS,
+        pretrained,
+        target,
+        lambda model, tokenizer: _train(model, tokenizer, toy_examples(240, seed=0), steps=60),
+    )
+
+
+def build_fine_tuned(
+    auto_class: Any,
+    labels: list[str],
+    pretrained: Path,
+    target: Path,
+    train: Callable[[PreTrainedModel, PreTrainedTokenizerBase], None],
+) -> Path:
+    """``pretrained`` with ``auto_class``'s head for ``labels``, ``train``-ed on one thread and saved to ``target``.
+
+    Once per session: a test process that finds ``target`` saved (under a lock) uses it as it is.
+    """
     with FileLock(str(target) + ".lock"):
         if (target / "config.json").is_file():
             return target
         torch.manual_seed(0)
-        model = AutoModelForSequenceClassification.from_pretrained(
+        model = auto_class.from_pretrained(
             pretrained,
-            num_labels=len(LABELS),
-            id2label=dict(enumerate(LABELS)),
-            label2id={label: i for i, label in enumerate(LABELS)},
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
         )
         tokenizer = AutoTokenizer.from_pretrained(pretrained)
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # a tiny model: threads only add overhead (and crawl when the CPU is busy)
         try:
-            _train(model, tokenizer, toy_examples(240, seed=0), steps=60)
+            train(model, tokenizer)
         finally:
             torch.set_num_threads(threads)
         model.eval()

@@ -3,5 +3,6 @@
 from nlpops.callbacks.batch_seed import BatchSeed
 from nlpops.callbacks.classification_report import WandbClassificationReport
 from nlpops.callbacks.epoch_history import EpochHistory
+from nlpops.callbacks.ner_report import WandbNerReport
 
-__all__ = ["BatchSeed", "EpochHistory", "WandbClassificationReport"]
+__all__ = ["BatchSeed", "EpochHistory", "WandbClassificationReport", "WandbNerReport"]

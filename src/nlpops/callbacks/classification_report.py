@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 
 from lightning.pytorch import Callback, LightningModule, Trainer
-from lightning.pytorch.loggers import WandbLogger
+
+from nlpops.callbacks.reports import report_logger
 
 log = logging.getLogger(__name__)
 
@@ -22,8 +23,8 @@ class WandbClassificationReport(Callback):
         self.max_rows = max_rows
 
     def on_validation_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        wandb_logger = next((lg for lg in trainer.loggers if isinstance(lg, WandbLogger)), None)
-        if wandb_logger is None or trainer.sanity_checking or trainer.world_size > 1:
+        wandb_logger = report_logger(trainer)
+        if wandb_logger is None:
             return
         import wandb
 

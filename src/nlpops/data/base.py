@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 Features = dict[str, Any]
+E = TypeVar("E")
 
 
 class TransformerDataModule(LightningDataModule, ABC):
@@ -60,6 +61,7 @@ class TransformerDataModule(LightningDataModule, ABC):
         self.group_by_length = group_by_length
         self.split_column = split_column
         self.examples: dict[str, list[Any]] = {}
+        self.labels: list[str] = []  # the label names a task reads from its data, in id order
         self.datasets: dict[str, list[Features]] = {}
 
     # --- what a task defines -------------------------------------------------------------------------
@@ -95,6 +97,12 @@ class TransformerDataModule(LightningDataModule, ABC):
         """
 
     # --- shared mechanics -------------------------------------------------------------------------------
+    @property
+    def id2label(self) -> dict[int, str]:
+        if not self.labels:
+            raise RuntimeError("call setup() before reading labels")
+        return dict(enumerate(self.labels))
+
     @cached_property
     def tokenizer(self) -> PreTrainedTokenizerBase:
         try:
@@ -174,6 +182,15 @@ class TransformerDataModule(LightningDataModule, ABC):
             persistent_workers=self.num_workers > 0,
             **kwargs,
         )
+
+
+def drop_duplicates(examples: list[E], key: Callable[[E], Hashable], what: str) -> list[E]:
+    """``examples`` less those whose ``key`` an earlier one has (first kept): no input ends up in two splits."""
+    seen: set[Hashable] = set()
+    unique = [e for e in examples if not (key(e) in seen or seen.add(key(e)))]
+    if len(unique) < len(examples):
+        log.info("Dropped %d exact-duplicate %s", len(examples) - len(unique), what)
+    return unique
 
 
 def _check_fraction(key: str, value: float) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from transformers import DataCollatorWithPadding
 
-from nlpops.data.base import Features, TransformerDataModule
+from nlpops.data.base import Features, TransformerDataModule, drop_duplicates
 from nlpops.data.sources import Row, open_source
 from nlpops.errors import UserError
 
@@ -51,17 +51,10 @@ class TextClassificationDataModule(TransformerDataModule):
         self.label_column = label_column
         self.drop_labels = set(drop_labels)
         self.label_map = dict(label_map or {})
-        self.labels: list[str] = []
-
-    @property
-    def id2label(self) -> dict[int, str]:
-        if not self.labels:
-            raise RuntimeError("call setup() before reading labels")
-        return dict(enumerate(self.labels))
 
     def load_examples(self) -> list[LabeledText]:
         rows = self.source.load()
-        examples = _deduplicate(self._to_examples(rows))
+        examples = drop_duplicates(self._to_examples(rows), key=lambda e: e.text, what="texts")
         counts = Counter(e.label for e in examples)
         if not examples:
             raise UserError(f"no usable examples in {self.source.description} ({len(rows)} rows read)")
@@ -122,11 +115,3 @@ class TextClassificationDataModule(TransformerDataModule):
     @cached_property
     def _collator(self) -> DataCollatorWithPadding:
         return DataCollatorWithPadding(self.tokenizer, return_tensors="pt")
-
-
-def _deduplicate(examples: list[LabeledText]) -> list[LabeledText]:
-    seen: set[str] = set()
-    unique = [e for e in examples if not (e.text in seen or seen.add(e.text))]
-    if len(unique) < len(examples):
-        log.info("Dropped %d exact-duplicate texts", len(examples) - len(unique))
-    return unique

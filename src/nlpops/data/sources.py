@@ -11,15 +11,16 @@ import csv
 import gzip
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from nlpops.errors import UserError
 from nlpops.utils import assets
 
 Row = dict[str, Any]
+T = TypeVar("T")
 
 FILE_FORMATS = (".csv", ".tsv", ".jsonl", ".json")
 COMPRESSIONS = {".bz2": bz2.open, ".gz": gzip.open}
@@ -43,18 +44,36 @@ class LocalFileSource(DataSource):
         self.description = str(self.path)
 
     def load(self) -> list[Row]:
+        return self.read(lambda file: _read_rows(file, _format_of(self.path), self.path))
+
+    def read(self, parse: Callable[[IO[str]], T]) -> T:
+        """``parse`` applied to the file opened as text; a missing, unreadable or non-UTF-8 file is a ``UserError``.
+
+        Other formats (e.g. the token data of ``nlpops.data.token_sources``) read through it, for the same checks.
+        """
         if not self.path.is_file():
             raise UserError(f"data file not found: {self.path} (set data.source to an existing file)")
         try:
             with self._open() as file:
-                return _read_rows(file, _format_of(self.path), self.path)
+                return parse(file)
         except UnicodeDecodeError as err:
             raise UserError(
-                f"{self.path} is not UTF-8 text (byte {err.object[err.start]:#04x} at offset {err.start}); "
-                "re-save it as UTF-8"
+                f"{self.path} is not UTF-8 text (byte {err.object[err.start]:#04x} on line "
+                f"{self._first_non_utf8_line()}); re-save it as UTF-8"
             ) from err
         except (OSError, EOFError) as err:
             raise UserError(f"cannot read {self.path}: {err}") from err
+
+    def _first_non_utf8_line(self) -> int:
+        """The line of the first byte that is not UTF-8 (the decoding error only knows an offset in a buffer)."""
+        opener = COMPRESSIONS.get(self.path.suffix, open)
+        with opener(self.path, "rb") as file:
+            for number, line in enumerate(file, start=1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError:
+                    return number
+        return 1
 
     @contextmanager
     def _open(self) -> Iterator[IO[str]]:
@@ -70,9 +89,9 @@ class AssetSource(LocalFileSource):
         self.name = name
         self.description = f"{assets.ASSET_SCHEME}{name}"
 
-    def load(self) -> list[Row]:
+    def read(self, parse: Callable[[IO[str]], T]) -> T:
         self.path = assets.fetch(self.name)
-        return super().load()
+        return super().read(parse)
 
 
 class HubSource(DataSource):
@@ -98,6 +117,9 @@ class HubSource(DataSource):
             if isinstance(feature, datasets.ClassLabel):
                 for row in rows:
                     row[column] = feature.int2str(row[column])
+            elif isinstance(getattr(feature, "feature", None), datasets.ClassLabel):  # e.g. NER tags per token
+                for row in rows:
+                    row[column] = [feature.feature.int2str(value) for value in row[column]]
         return rows
 
 
@@ -131,11 +153,14 @@ def _read_rows(file: IO[str], file_format: str | None, path: Path) -> list[Row]:
         if not isinstance(rows, list):
             raise UserError(f"{path}: expected a JSON list of objects, got {type(rows).__name__}")
         return rows
-    rows = []
+    return [row for _, row in json_lines(file, path)]
+
+
+def json_lines(file: IO[str], path: Path) -> Iterator[tuple[int, Any]]:
+    """``(line number, value)`` of each non-blank line of a JSON Lines file; a bad line is a ``UserError``."""
     for number, line in enumerate(file, start=1):
         if line.strip():
             try:
-                rows.append(json.loads(line))
+                yield number, json.loads(line)
             except json.JSONDecodeError as err:
                 raise UserError(f"{path}:{number}: not valid JSON ({err.msg})") from err
-    return rows

@@ -18,6 +18,7 @@ from nlpops.export.onnx import LogitsOnly
 from nlpops.export.parity import Thresholds
 from nlpops.export.rule import ExportRule
 from nlpops.serving.classification import check_labels_known, postprocess, scores
+from nlpops.serving.core import OnnxModel
 
 
 @dataclass(frozen=True)
@@ -45,15 +46,14 @@ class ClassificationExport(ExportRule):
     def check_gold(self, gold: Sequence[Any], labels: Sequence[str], model_dir: object) -> None:
         check_labels_known(gold, labels, model_dir)
 
-    def agreement(self, reference: np.ndarray, other: np.ndarray, labels: Sequence[str]) -> float:
-        same = [
-            a.label == b.label for a, b in zip(postprocess(reference, labels), postprocess(other, labels), strict=True)
-        ]
+    def agreement(self, reference: Sequence[np.ndarray], other: Sequence[np.ndarray], labels: Sequence[str]) -> float:
+        pairs = zip(postprocess(np.stack(reference), labels), postprocess(np.stack(other), labels), strict=True)
+        same = [a.label == b.label for a, b in pairs]
         return float(np.mean(same)) if same else 1.0
 
-    def score(self, logits: np.ndarray, labels: Sequence[str], gold: Sequence[Any]) -> float:
-        predicted = [p.label for p in postprocess(logits, labels)]
-        return scores(gold, predicted, labels)["acc"]
+    def score(self, core: OnnxModel, texts: Sequence[str], logits: Sequence[np.ndarray], gold: Sequence[Any]) -> float:
+        predicted = [p.label for p in postprocess(np.stack(logits), core.labels)]
+        return scores(gold, predicted, core.labels)["acc"]
 
 
 EXPORT = ClassificationExport()

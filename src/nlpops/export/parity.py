@@ -50,18 +50,23 @@ def torch_runner(model: PreTrainedModel) -> Runner:
 
 def batched_logits(
     core: OnnxModel, run: Runner, texts: Sequence[str], batch_size: int = 32, desc: str = ""
-) -> np.ndarray:
-    """Logits of ``texts`` in input order, computed in length-sorted batches tokenized by the serving core."""
+) -> list[np.ndarray]:
+    """Logits of each text in input order, computed in length-sorted batches tokenized by the serving core.
+
+    A text's logits are one row (a label per text) or, for a model that labels tokens, a row per token of the
+    text, its padding cut off.
+    """
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    out: np.ndarray | None = None
+    out: list[np.ndarray] = [np.empty(0, dtype=np.float32)] * len(texts)
     starts = range(0, len(order), batch_size)
     for start in tqdm(starts, desc=desc, unit="batch", leave=False, disable=not desc):
         chunk = order[start : start + batch_size]
-        logits = run(core.encode([texts[i] for i in chunk]))
-        if out is None:
-            out = np.empty((len(texts), logits.shape[-1]), dtype=np.float32)
-        out[chunk] = logits
-    return out if out is not None else np.empty((0, len(core.labels)), dtype=np.float32)
+        inputs = core.encode([texts[i] for i in chunk])
+        logits = run(inputs)
+        lengths = inputs["attention_mask"].sum(axis=-1)
+        for row, (index, length) in enumerate(zip(chunk, lengths, strict=True)):
+            out[index] = logits[row, :length] if logits.ndim == 3 else logits[row]
+    return out
 
 
 def check_tokenizer(core: OnnxModel, tokenizer: PreTrainedTokenizerBase, texts: Sequence[str]) -> None:
@@ -74,11 +79,16 @@ def check_tokenizer(core: OnnxModel, tokenizer: PreTrainedTokenizerBase, texts: 
             raise ParityError(f"serving tokenizes {text!r} as {actual[:12]}…, training as {ids[:12]}…")
 
 
-def check_fp32(reference: np.ndarray, exported: np.ndarray, texts: Sequence[str], atol: float) -> float:
-    """Return the largest absolute logit difference; raise if it is over ``atol``."""
-    diff = np.abs(reference.astype(np.float64) - exported.astype(np.float64)).max(axis=-1)
-    worst = int(diff.argmax()) if len(diff) else 0
-    max_diff = float(diff[worst]) if len(diff) else 0.0
+def check_fp32(
+    reference: Sequence[np.ndarray], exported: Sequence[np.ndarray], texts: Sequence[str], atol: float
+) -> float:
+    """Return the largest absolute logit difference over every text; raise if it is over ``atol``."""
+    diff = [
+        float(np.abs(r.astype(np.float64) - e.astype(np.float64)).max())
+        for r, e in zip(reference, exported, strict=True)
+    ]
+    worst = int(np.argmax(diff)) if diff else 0
+    max_diff = diff[worst] if diff else 0.0
     if not np.isfinite(max_diff) or max_diff > atol:
         raise ParityError(
             f"ONNX fp32 logits differ from PyTorch by up to {max_diff:.3g} (allowed {atol:g}) on {len(texts)} "

@@ -45,7 +45,7 @@ class Reference:
     fp32: OnnxModel  # the checked fp32 model, through the serving core
     texts: dict[str, list[str]]  # split -> sentences
     gold: list[Any]  # test answers
-    logits: dict[str, dict[str, np.ndarray]]  # split -> engine (pytorch, fp32) -> logits
+    logits: dict[str, dict[str, list[np.ndarray]]]  # split -> engine (pytorch, fp32) -> each text's logits
     labels: list[str]
     metrics: dict[str, Any]
 
@@ -165,13 +165,13 @@ def check_fp32(
         for split, sentences in texts.items()
     }
     max_diff = parity.check_fp32(
-        np.concatenate([logits["val"]["pytorch"], logits["test"]["pytorch"]]),
-        np.concatenate([logits["val"]["fp32"], logits["test"]["fp32"]]),
+        logits["val"]["pytorch"] + logits["test"]["pytorch"],
+        logits["val"]["fp32"] + logits["test"]["fp32"],
         texts["val"] + texts["test"],
         thresholds.fp32_atol,
     )
     gold = [answer for _, answer in test]
-    score = {name: rule.score(out, fp32.labels, gold) for name, out in logits["test"].items()}
+    score = {name: rule.score(fp32, texts["test"], out, gold) for name, out in logits["test"].items()}
     log.info(
         "Parity: fp32 max |Δlogit| %.2e on %d sentences; test %s PyTorch %.2f%%, ONNX fp32 %.2f%%",
         max_diff,
@@ -256,7 +256,7 @@ def measure_int8(directory: Path, reference: Reference) -> dict[str, Any]:
     agreement = {
         split: rule.agreement(reference.logits[split]["fp32"], out, reference.labels) for split, out in logits.items()
     }
-    score = rule.score(logits["test"], reference.labels, reference.gold)
+    score = rule.score(int8, reference.texts["test"], logits["test"], reference.gold)
     drop_points = 100 * (reference.metrics["test"][metric]["pytorch"] - score)
     log.info(
         "Parity: INT8 agrees with fp32 on %.2f%% (val) and %.2f%% (test); test %s INT8 %.2f%% (%+.2f points)",

@@ -17,6 +17,7 @@ from transformers import PreTrainedModel
 
 from nlpops import tasks
 from nlpops.export.parity import Thresholds
+from nlpops.serving.core import OnnxModel
 
 Examples = Sequence[tuple[str, Any]]  # (text, gold answer) pairs for the parity checks
 
@@ -42,12 +43,12 @@ class ExportRule(ABC):
         """Raise if the gold answers use labels the model cannot predict."""
 
     @abstractmethod
-    def agreement(self, reference: np.ndarray, other: np.ndarray, labels: Sequence[str]) -> float:
-        """Share of predictions that are the same, through the task's serving post-processing."""
+    def agreement(self, reference: Sequence[np.ndarray], other: Sequence[np.ndarray], labels: Sequence[str]) -> float:
+        """Share of predictions that are the same (each text's logits, as ``parity.batched_logits`` gives them)."""
 
     @abstractmethod
-    def score(self, logits: np.ndarray, labels: Sequence[str], gold: Sequence[Any]) -> float:
-        """The test ``metric`` of these logits, as a share (0 to 1)."""
+    def score(self, core: OnnxModel, texts: Sequence[str], logits: Sequence[np.ndarray], gold: Sequence[Any]) -> float:
+        """The test ``metric`` of each text's ``logits``, as a share (0 to 1), through the task's serving code."""
 
 
 def export_rule(task: str) -> ExportRule:

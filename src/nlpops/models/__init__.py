@@ -1,5 +1,6 @@
 """LightningModules: a shared transformer base and one small subclass per task."""
 
 from nlpops.models.classification import TextClassifier
+from nlpops.models.ner import TokenClassifier
 
-__all__ = ["TextClassifier"]
+__all__ = ["TextClassifier", "TokenClassifier"]

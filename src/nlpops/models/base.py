@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from lightning.pytorch import LightningModule
+from torch import Tensor
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 from torchmetrics import MaxMetric, MinMetric
@@ -19,6 +20,7 @@ from nlpops.utils.logs import quiet
 
 log = logging.getLogger(__name__)
 
+STAGES = ("train", "val", "test")
 NO_DECAY = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
 BEST = {"max": MaxMetric, "min": MinMetric}
 
@@ -55,6 +57,22 @@ class TransformerModule(LightningModule):
         best.persistent(True)  # kept in checkpoints, so a resumed run reports the same best
         # named after the metric (val/acc: val_acc_best), as checkpoints have always held it
         setattr(self, _attribute(self.best_name), best)
+
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """The model's logits: the head's output before any task's post-processing."""
+        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
+
+    def log_loss(self, stage: str, loss: Tensor, batch_size: int) -> None:
+        """Log ``{stage}/loss``: per step and epoch in training, per epoch (averaged over processes) otherwise."""
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=stage == "train",
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=batch_size,
+            sync_dist=stage != "train",  # averaged over processes under DDP; per-step train loss stays local
+        )
 
     @property
     def best_name(self) -> str:
@@ -96,6 +114,11 @@ class TransformerModule(LightningModule):
 
 def _attribute(metric: str) -> str:
     return metric.replace("/", "_")
+
+
+def label_config(id2label: Mapping[int, str]) -> dict[str, Any]:
+    """The ``from_pretrained`` arguments that size a model's label head and name its labels (in ``config.json``)."""
+    return {"num_labels": len(id2label), "id2label": dict(id2label), "label2id": {v: k for k, v in id2label.items()}}
 
 
 def load_pretrained(auto_class: Any, name_or_path: str, **kwargs: Any) -> PreTrainedModel:

@@ -11,9 +11,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 from transformers import AutoModelForSequenceClassification
 
-from nlpops.models.base import TransformerModule, load_pretrained
-
-STAGES = ("train", "val", "test")
+from nlpops.models.base import STAGES, TransformerModule, label_config, load_pretrained
 
 
 class TextClassifier(TransformerModule):
@@ -30,13 +28,7 @@ class TextClassifier(TransformerModule):
         super().__init__(**kwargs)
         self.save_hyperparameters(logger=False)
         self.id2label = {int(i): label for i, label in id2label.items()}
-        self.model = load_pretrained(
-            AutoModelForSequenceClassification,
-            pretrained,
-            num_labels=len(self.id2label),
-            id2label=self.id2label,
-            label2id={label: i for i, label in self.id2label.items()},
-        )
+        self.model = load_pretrained(AutoModelForSequenceClassification, pretrained, **label_config(self.id2label))
         num_classes = len(self.id2label)
         # attributes, not a ModuleDict: "train" would clash with nn.Module.train
         for stage in STAGES:
@@ -54,21 +46,10 @@ class TextClassifier(TransformerModule):
     def _metrics(self, stage: str) -> MetricCollection:
         return getattr(self, f"{stage}_metrics")
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-        return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-
     def _step(self, batch: dict[str, Tensor], stage: str) -> tuple[Tensor, Tensor]:
         output = self.model(**batch)
         self._metrics(stage).update(output.logits.argmax(dim=-1), batch["labels"])
-        self.log(
-            f"{stage}/loss",
-            output.loss,
-            on_step=stage == "train",
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=len(batch["labels"]),
-            sync_dist=stage != "train",  # averaged over processes under DDP; per-step train loss stays local
-        )
+        self.log_loss(stage, output.loss, batch_size=len(batch["labels"]))
         self.log_dict(self._metrics(stage), on_step=False, on_epoch=True, prog_bar=stage != "train")
         return output.loss, output.logits
 

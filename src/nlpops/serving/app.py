@@ -75,9 +75,9 @@ def create_app(settings: Settings | None = None, model: OnnxModel | None = None)
     app.state.model = model
     app.state.metrics = metrics
     http_errors.install(app)
+    serving.add_routes(app, settings, runner)  # first: the task's routes (and any middleware) lead, as they always have
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # added last = outermost: it sees every answer
-    serving.add_routes(app, settings, runner)  # first: the task's routes lead /docs, as they always have
 
     # /health and /ready answer HEAD too: some uptime checks and load balancers probe with it. Those routes are
     # added after the GET ones (decorators apply bottom up), which the 405 for other methods then names in Allow.

@@ -4,21 +4,21 @@ The post-processing here is the only copy: the API, Lambda, the batch command, t
 parity checks all turn logits into labels through ``postprocess``, and score labels through ``scores``.
 """
 
+from __future__ import annotations
+
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import numpy as np
-from fastapi import Body, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import BaseModel, Field
 
 from nlpops.errors import UserError
-from nlpops.serving import http_errors
 from nlpops.serving.core import OnnxModel, in_batches, softmax
-from nlpops.serving.runtime import InferenceRunner, loaded_model, model_out
+from nlpops.serving.runtime import InferenceRunner, add_texts_route
 from nlpops.serving.schemas import ModelOut, texts_request_model
 from nlpops.serving.settings import Settings
 from nlpops.serving.task import Evaluation, SmokeTestFailed, TaskServing
@@ -99,25 +99,19 @@ class ClassificationServing(TaskServing):
         return {"label": answer.label, "score": answer.score, "scores": answer.scores}
 
     def add_routes(self, app: FastAPI, settings: Settings, runner: InferenceRunner) -> None:
-        request_model = texts_request_model(
-            "PredictRequest", "classify", EXAMPLES, settings.max_text_chars, settings.max_batch
-        )
-
-        # The hot path has no dependencies and no response re-validation: each costs measurable throughput on
-        # 2 cores (docs/serving-performance.md). FastAPI must see ``request_model`` itself: this module has no
-        # `from __future__ import annotations`.
-        @app.post(
-            self.route,
+        add_texts_route(
+            app,
+            runner,
+            route=self.route,
+            name="predict",
+            request_model=texts_request_model(
+                "PredictRequest", "classify", EXAMPLES, settings.max_text_chars, settings.max_batch
+            ),
             response_model=PredictResponse,
-            responses=http_errors.documented(400, 413, 415, 422, 500, 503),
+            as_json=self.as_json,
             summary="Classify one text or a batch of texts",
             description='Send `{"text": "..."}` or `{"texts": [...]}` with `Content-Type: application/json`.',
         )
-        async def predict(payload: Annotated[request_model, Body()], request: Request) -> Response:  # type: ignore[valid-type]
-            model = loaded_model(request)
-            predictions = await runner.predict(model, payload.items)
-            items = [self.as_json(p) for p in predictions]
-            return JSONResponse({"predictions": items, "model": model_out(model)})  # built here: no re-validation
 
     def observer(self, registry: CollectorRegistry) -> Callable[[Sequence[Prediction]], None]:
         predictions = Counter("nlpops_predictions", "Predictions by predicted label", ["label"], registry=registry)

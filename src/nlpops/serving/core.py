@@ -29,6 +29,7 @@ from nlpops.serving.artifact import (
     read_manifest,
     verify_files,
 )
+from nlpops.serving.settings import WINDOW_STRIDE
 
 Output = TypeVar("Output")
 
@@ -38,15 +39,24 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=-1, keepdims=True)
 
 
-def load_tokenizer(path: Path, max_length: int, pad_token_id: int) -> Tokenizer:
+def load_tokenizer(path: Path, max_length: int, pad_token_id: int, window_stride: int = WINDOW_STRIDE) -> Tokenizer:
     """The artifact's fast tokenizer, set to truncate like training and pad a batch to its longest text.
 
     Padding and truncation are set here, not taken from the file: a saved tokenizer.json may carry fixed
-    padding (all-MiniLM-L6-v2 pads every text to 128), which would make every request 2-4x slower.
+    padding (all-MiniLM-L6-v2 pads every text to 128), which would make every request 2-4x slower. A text longer
+    than ``max_length`` tokens keeps the rest in overlapping windows (``Encoding.overflowing``, sharing
+    ``window_stride`` tokens with the window before), which a task that labels tokens runs too.
     """
     tokenizer = Tokenizer.from_file(str(path))
     tokenizer.no_padding()
-    tokenizer.enable_truncation(max_length=max_length)
+    tokenizer.no_truncation()
+    room = max_length - len(tokenizer.encode("").ids)  # what the special tokens leave of a window
+    if not 0 <= window_stride < room:
+        raise UserError(
+            f"NLPOPS_WINDOW_STRIDE must be from 0 to {room - 1} for this model (windows of {max_length} tokens, "
+            f"{room} of them the text's), got {window_stride}"
+        )
+    tokenizer.enable_truncation(max_length=max_length, stride=window_stride)
     pad_token = tokenizer.id_to_token(pad_token_id) or "[PAD]"
     tokenizer.enable_padding(pad_id=pad_token_id, pad_token=pad_token)
     return tokenizer
@@ -122,7 +132,12 @@ class OnnxModel:
 
     @classmethod
     def load(
-        cls, directory: Path | str, variant: str = "int8", intra_op_threads: int = 1, verify_checksums: bool = True
+        cls,
+        directory: Path | str,
+        variant: str = "int8",
+        intra_op_threads: int = 1,
+        verify_checksums: bool = True,
+        window_stride: int = WINDOW_STRIDE,
     ) -> OnnxModel:
         """Read the manifest, open the tokenizer and an ONNX Runtime session, check the files' checksums.
 
@@ -138,7 +153,9 @@ class OnnxModel:
         with ThreadPoolExecutor(1, thread_name_prefix="checksums") as checker:
             checked = checker.submit(verify_files, directory, manifest, names)
             try:
-                tokenizer = load_tokenizer(directory / TOKENIZER, manifest.max_length, manifest.pad_token_id)
+                tokenizer = load_tokenizer(
+                    directory / TOKENIZER, manifest.max_length, manifest.pad_token_id, window_stride
+                )
                 session = open_session(graph, weights[0] if weights else None, intra_op_threads)
             except Exception:
                 checked.result()  # a missing or corrupt file explains the failure better than the loader does

@@ -33,6 +33,7 @@ def load_model(settings: Settings) -> OnnxModel:
         variant=settings.variant,
         intra_op_threads=settings.intra_op_threads,
         verify_checksums=settings.verify_checksums,
+        window_stride=settings.window_stride,
     )
 
 

@@ -1,21 +1,25 @@
-"""What every task's routes share at request time: the loaded model (or a 503) and the inference threads.
+"""What every task's routes share at request time: the loaded model (or a 503), the inference threads, the route.
 
 Inference runs on a small fixed pool of threads (``NLPOPS_INFERENCE_THREADS``, one per core): ONNX Runtime
 releases the GIL, so requests are predicted in parallel while the event loop keeps parsing and answering.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: FastAPI must see the request model of ``add_texts_route`` itself.
 
 import asyncio
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Request
+from fastapi import Body, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
 
+from nlpops.serving import http_errors
 from nlpops.serving.core import OnnxModel
 from nlpops.serving.metrics import ServingMetrics
+from nlpops.serving.schemas import TextsRequest
 
 NOT_READY = "the model is not loaded yet; retry once GET /ready answers 200"
 
@@ -62,3 +66,35 @@ class InferenceRunner:
     def close(self) -> None:
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def add_texts_route(
+    app: FastAPI,
+    runner: InferenceRunner,
+    *,
+    route: str,
+    name: str,
+    request_model: type[TextsRequest],
+    response_model: type[BaseModel],
+    as_json: Callable[[Any], dict[str, Any]],
+    **documentation: Any,
+) -> None:
+    """``POST route``: one text or a batch in, ``{"predictions": [answer, ...], "model": ...}`` out.
+
+    ``documentation`` (summary, description, openapi_extra) goes to the OpenAPI schema. The hot path has no
+    dependencies and no response re-validation: each costs measurable throughput on 2 cores
+    (docs/serving-performance.md).
+    """
+
+    @app.post(
+        route,
+        name=name,
+        response_model=response_model,
+        responses=http_errors.documented(400, 413, 415, 422, 500, 503),
+        **documentation,
+    )
+    async def predict(payload: Annotated[request_model, Body()], request: Request) -> Response:  # type: ignore[valid-type]
+        model = loaded_model(request)
+        answers = await runner.predict(model, payload.items)
+        items = [as_json(answer) for answer in answers]
+        return JSONResponse({"predictions": items, "model": model_out(model)})  # built here: no re-validation

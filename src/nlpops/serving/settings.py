@@ -16,6 +16,7 @@ from nlpops.errors import UserError, positive_int
 
 PREFIX = "NLPOPS_"
 VARIANTS = ("int8", "fp32")
+WINDOW_STRIDE = 16  # tokens the windows of a text longer than the model's limit share (NER)
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,10 @@ class Settings:
     intra_op_threads: Annotated[int, "ONNX Runtime threads per inference call (1: see docs/serving-performance.md)"] = 1
     inference_threads: Annotated[int, "requests predicted at once, a thread each (0: on the event loop)"] = 2
     verify_checksums: Annotated[bool, "check the model and tokenizer against the manifest's sha256"] = True
-    max_text_chars: Annotated[int, "longer texts get 422; tokens past the model's limit are cut"] = 2000
+    max_text_chars: Annotated[int, "longer texts get 422; a classifier cuts tokens past the model's limit"] = 2000
+    window_stride: Annotated[
+        int, "NER: tokens shared by the windows a text longer than the model's limit is cut in"
+    ] = WINDOW_STRIDE
     max_batch: Annotated[int, "most texts in one request"] = 64
     max_body_bytes: Annotated[int, "larger request bodies get 413 (fits 64 texts of 2000 emoji as \\u escapes)"] = (
         2_000_000
@@ -67,6 +71,8 @@ class Settings:
             raise UserError(f"{PREFIX}VARIANT must be one of {', '.join(VARIANTS)}, got '{self.variant}'")
         for name in ("intra_op_threads", "max_text_chars", "max_batch", "max_body_bytes", "workers"):
             positive_int(f"{PREFIX}{name.upper()}", getattr(self, name))
+        if self.window_stride < 0:
+            raise UserError(f"{PREFIX}WINDOW_STRIDE must be 0 or more, got {self.window_stride}")
         if self.inference_threads < 0:
             raise UserError(f"{PREFIX}INFERENCE_THREADS must be 0 or more, got {self.inference_threads}")
         if not 0 < self.port < 65536:

