@@ -158,3 +158,18 @@ def test_bad_config_values_are_refused_before_any_work(
     cfg = compose_export(*toy_overrides(tmp_path / "no-model", toy_csv, tmp_path / "onnx"), override)
     with pytest.raises(UserError, match=message):  # not "run `python train.py` first": values are checked first
         export(cfg)
+
+
+@pytest.mark.parametrize(
+    ("task", "threshold", "points"), [("classification", "accuracy", 0.5), ("ner", "f1", 1.0)], ids=["cls", "ner"]
+)
+def test_each_task_names_how_many_points_of_its_metric_int8_may_lose(task: str, threshold: str, points: float) -> None:
+    from nlpops.export.rule import export_rule
+    from nlpops.export.stage import parity_thresholds
+
+    cfg = compose_export(f"task={task}")
+    rule = export_rule(cfg.task_name)
+    assert rule.metric == threshold
+    assert parity_thresholds(cfg.parity, rule).max_int8_drop_points == points
+    with pytest.raises(UserError, match=rf"parity.max_int8_{threshold}_drop_points must be 0 or more"):
+        parity_thresholds(compose_export(f"task={task}", f"parity.max_int8_{threshold}_drop_points=-1").parity, rule)
