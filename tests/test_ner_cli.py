@@ -2,15 +2,13 @@
 
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
 from transformers import AutoModelForTokenClassification
 
-from tests.cli import run_cli, start_cli
+from tests.cli import killed_and_resumed, only_run, read_metrics, run_cli
 from tests.ner_helpers import ner_overrides, toy_sentences, write_conll
-from tests.test_train_cli import only_run, read_metrics
 
 TAGS = ["O", "B-person", "I-person", "B-place", "I-place"]
 
@@ -100,26 +98,7 @@ def test_ddp_simulated_on_two_cpu_processes_scores_the_whole_split(ner_args, tmp
 
 
 def test_rerunning_a_killed_command_resumes_and_matches_an_unbroken_run(ner_args, tmp_path):
-    epochs = "trainer.max_epochs=6"
-    unbroken = run_cli("train.py", *ner_args, epochs, f"paths.log_dir={tmp_path / 'unbroken'}")
-    assert unbroken.returncode == 0, unbroken.stderr
-
-    command = [*ner_args, epochs]
-    process = start_cli("train.py", *command)
-    deadline = time.monotonic() + 300
-    while not list(tmp_path.glob("logs/train/runs/*/checkpoints/last.ckpt")):
-        assert process.poll() is None, process.stderr.read()
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    process.kill()  # SIGKILL, as a reclaimed spot instance would
-    assert process.wait() == -9
-    run_dir = only_run(tmp_path / "logs/train/runs")
-
-    resumed = run_cli("train.py", *command)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "Resuming from" in (run_dir / "train.log").read_text()
-    expected = read_metrics(only_run(tmp_path / "unbroken/train/runs"))
-    actual = read_metrics(run_dir)
+    expected, actual = killed_and_resumed([*ner_args, "trainer.max_epochs=6"], tmp_path)
     for key in ("val/f1_best", "val/loss", "test/f1", "test/precision", "test/recall", "test/token_acc", "test/loss"):
         assert actual[key] == pytest.approx(expected[key], abs=1e-6), key
 

@@ -1,23 +1,11 @@
 """The real train.py / eval.py command lines on the tiny model: runs, checkpoints, resume, evaluation."""
 
 import json
-import time
-from pathlib import Path
 
 import pytest
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from tests.cli import run_cli, start_cli
-
-
-def read_metrics(run_dir: Path) -> dict[str, float]:
-    return json.loads((run_dir / "metrics.json").read_text())
-
-
-def only_run(runs: Path) -> Path:
-    """The one run folder under ``runs`` (they are named after the command's overrides)."""
-    (run_dir,) = runs.iterdir()
-    return run_dir
+from tests.cli import killed_and_resumed, only_run, read_metrics, run_cli
 
 
 def test_fast_dev_run(tiny_args, tmp_path):
@@ -95,26 +83,7 @@ def test_eval_help_describes_eval_not_training():
 
 
 def test_rerunning_a_killed_command_resumes_and_matches_an_unbroken_run(tiny_args, tmp_path):
-    epochs = "trainer.max_epochs=6"
-    unbroken = run_cli("train.py", *tiny_args, epochs, f"paths.log_dir={tmp_path / 'unbroken'}")
-    assert unbroken.returncode == 0, unbroken.stderr
-
-    command = [*tiny_args, epochs]
-    process = start_cli("train.py", *command)
-    deadline = time.monotonic() + 300
-    while not list(tmp_path.glob("logs/train/runs/*/checkpoints/last.ckpt")):
-        assert process.poll() is None, process.stderr.read()
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    process.kill()  # SIGKILL, as a reclaimed spot instance would
-    assert process.wait() == -9
-    run_dir = only_run(tmp_path / "logs/train/runs")
-
-    resumed = run_cli("train.py", *command)
-    assert resumed.returncode == 0, resumed.stderr
-    assert "Resuming from" in (run_dir / "train.log").read_text()
-    expected = read_metrics(only_run(tmp_path / "unbroken/train/runs"))
-    actual = read_metrics(run_dir)
+    expected, actual = killed_and_resumed([*tiny_args, "trainer.max_epochs=6"], tmp_path)
     for key in ("val/acc_best", "val/loss", "test/acc", "test/f1", "test/loss"):
         assert actual[key] == pytest.approx(expected[key], abs=1e-6), key
 
