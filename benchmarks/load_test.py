@@ -1,9 +1,11 @@
 """Load test of the API server with wrk: requests/s and latency percentiles at N connections, plus cold start.
 
 Starts ``python -m nlpops.serving`` on 127.0.0.1 (or targets ``--url``), times process start → first 200
-from POST /predict, then runs ``wrk`` for a bounded duration, each request one real review sentence (a
-generated Lua script rotates through them; the sentences stay in a temporary folder, never in git).
-Prints a Markdown table and appends the raw figures to logs/benchmarks/load_test.jsonl.
+from the task's route, then runs ``wrk`` for a bounded duration, each request one real text (a generated Lua
+script rotates through them; the texts stay in a temporary folder, never in git). The artifact's manifest
+names the task, and so the route and the texts: review sentences to POST /predict for text classification,
+tweets of the ner-tweets test split to POST /ner for token classification. Prints a Markdown table and
+appends the raw figures to logs/benchmarks/load_test.jsonl.
 
 ``--server`` also runs the tutorial-style baselines of ``benchmarks/naive_server.py`` (the servers behind
 the reference figures), in turn with the API server for ``--rounds`` rounds, so one machine's figures can be
@@ -12,6 +14,8 @@ compared with each other: machines differ by several times in INT8 speed, the ra
     python benchmarks/load_test.py                                  # 16 connections, 20 s, default settings
     python benchmarks/load_test.py --connections 16 --duration 20 --env NLPOPS_INTRA_OP_THREADS=1
     python benchmarks/load_test.py --server nlpops --server naive-onnx-int8 --rounds 3
+    python benchmarks/load_test.py --artifact models/ner-onnx --server nlpops --server naive-onnx-int8 \
+        --server naive-pytorch --rounds 2                           # NER: POST /ner
     python benchmarks/load_test.py --url http://127.0.0.1:8000      # a server you started yourself
 
 Needs ``wrk`` (Debian/Ubuntu: ``apt-get install wrk``). Load generator and server share the machine, so the
@@ -35,15 +39,22 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nlpops import tasks
+from nlpops.errors import UserError
+from nlpops.serving.artifact import read_manifest
+from nlpops.serving.settings import Settings
+from nlpops.serving.task import serving_for
 from nlpops.utils.machine import describe
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = b'{"text": "A gorgeous, witty film."}'
 SERVERS = ("nlpops", "naive-onnx-int8", "naive-pytorch")
 HARNESS_ENV = ("NLPOPS_HOST", "NLPOPS_PORT")  # the harness picks the server's address
+ARTIFACT_ENV = "NLPOPS_ARTIFACT_DIR"
 
 
 def parse_args() -> argparse.Namespace:
@@ -58,15 +69,23 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--rounds", type=int, default=1, help="runs of each --server (or of --url), taken in turn")
     parser.add_argument(
+        "--artifact",
+        type=Path,
+        help="the artifact the servers serve; its manifest's task picks the route and the texts (default: "
+        "NLPOPS_ARTIFACT_DIR, else models/text-classifier-onnx; with --url it only names the task: /predict if "
+        "left out)",
+    )
+    parser.add_argument(
         "--model-dir",
         type=Path,
-        default=REPO_ROOT / "models/text-classifier",
-        help="the fine-tuned checkpoint naive-pytorch serves (the others serve NLPOPS_ARTIFACT_DIR)",
+        help="the fine-tuned checkpoint naive-pytorch serves (default: models/text-classifier, models/ner for NER)",
     )
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=int, default=20, help="seconds of load (after a 3 s warm-up)")
     parser.add_argument("--wrk-threads", type=int, default=1, help="wrk threads (each takes CPU from the server)")
-    parser.add_argument("--sentences", type=int, default=500, help="distinct review sentences to send")
+    parser.add_argument(
+        "--sentences", type=int, default=500, help="distinct texts to send (NER: the test split has ~230)"
+    )
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server (repeatable)")
     parser.add_argument("--label", default="", help="a name for this configuration in the saved results")
     parser.add_argument("--output", type=Path, default=REPO_ROOT / "logs/benchmarks", help="folder of load_test.jsonl")
@@ -79,12 +98,46 @@ def parse_args() -> argparse.Namespace:
         parser.error("--env takes NAME=VALUE")
     if any(item.split("=", 1)[0] in HARNESS_ENV for item in args.env):
         parser.error("--env cannot set NLPOPS_HOST or NLPOPS_PORT: the harness picks the server's address")
+    if args.artifact and any(item.split("=", 1)[0] == ARTIFACT_ENV for item in args.env):
+        parser.error(f"--artifact and --env {ARTIFACT_ENV} both name the artifact: keep one")
     if min(args.rounds, args.connections, args.duration, args.wrk_threads, args.sentences) < 1:
         parser.error("--rounds, --connections, --duration, --wrk-threads and --sentences must be at least 1")
     if args.connections < args.wrk_threads:
         parser.error("--connections must be at least --wrk-threads (wrk gives each thread its own connections)")
     args.server = args.server or ["nlpops"]
+    args.artifact = artifact_dir(args.artifact, args.env, bool(args.url))
     return args
+
+
+def artifact_dir(given: Path | None, env: list[str], url: bool) -> Path | None:
+    """The artifact the servers will serve (None: ``--url`` alone, a classifier's); a relative one from here."""
+    if given is not None:
+        return given.absolute()
+    if url:
+        return None
+    named = dict(item.split("=", 1) for item in env).get(ARTIFACT_ENV) or os.environ.get(ARTIFACT_ENV)
+    return REPO_ROOT / (named or Settings.artifact_dir)  # where the servers, run from the repository, find it
+
+
+@dataclass(frozen=True)
+class Workload:
+    """What a task's load test sends: real texts to the task's route, and one text cold start waits on."""
+
+    task: str
+    sample: str
+    texts: Callable[[int], list[str]]  # ``count`` distinct real texts
+
+    @property
+    def route(self) -> str:
+        return serving_for(self.task).route
+
+    def body(self, text: str) -> str:
+        return json.dumps({"text": text}, ensure_ascii=False)
+
+
+def spread(texts: list[str], count: int) -> list[str]:
+    """``count`` of ``texts`` taken evenly through them: every kind of text, not just the first ones."""
+    return texts[:: max(1, len(texts) // count)][:count]
 
 
 def review_sentences(count: int) -> list[str]:
@@ -93,20 +146,48 @@ def review_sentences(count: int) -> list[str]:
 
     with bz2.open(assets.fetch("rotten-tomatoes"), "rt", encoding="utf-8") as file:
         texts = [row["text"].strip() for row in csv.DictReader(file) if row["category"] != "plot"]
-    return [text for text in texts if text][:: max(1, len(texts) // count)][:count]
+    return spread([text for text in texts if text], count)
 
 
-def lua_script(texts: list[str]) -> str:
+def held_out_tweets(count: int) -> list[str]:
+    """Tweets of the ner-tweets test split, as train.py splits it by default (seed 42), tokens joined by spaces.
+
+    Held-out text, so the model's entities are no better than in production; only the split is read, no tokenizer.
+    """
+    from nlpops.data import TokenClassificationDataModule
+
+    data = TokenClassificationDataModule(source="asset:ner-tweets", tokenizer="", seed=42)
+    return spread([" ".join(sentence.tokens) for sentence in data.load_splits()["test"]], count)
+
+
+WORKLOADS = {
+    tasks.CLASSIFICATION: Workload(tasks.CLASSIFICATION, "A gorgeous, witty film.", review_sentences),
+    tasks.TOKEN_CLASSIFICATION: Workload(
+        tasks.TOKEN_CLASSIFICATION, "Barack Obama visited Paris with Angela Merkel.", held_out_tweets
+    ),
+}
+
+
+def workload_for(artifact: Path | None) -> Workload:
+    """The workload of the artifact's task (its manifest's); a classifier's when no artifact is named."""
+    if artifact is None:
+        return WORKLOADS[tasks.CLASSIFICATION]
+    try:
+        return WORKLOADS[read_manifest(artifact).task]
+    except UserError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+def lua_script(workload: Workload, texts: list[str]) -> str:
     """A wrk script that POSTs the texts in turn (JSON bodies as Lua long strings: no escaping to get wrong)."""
-    bodies = [json.dumps({"text": text}, ensure_ascii=False) for text in texts]
-    bodies = [body for body in bodies if "]==]" not in body]
+    bodies = [body for body in map(workload.body, texts) if "]==]" not in body]
     lines = ["local bodies = {", *(f"  [==[{body}]==]," for body in bodies), "}", "local i = 0"]
     lines += [
         'wrk.method = "POST"',
         'wrk.headers["Content-Type"] = "application/json"',
         "request = function()",
         "  i = i % #bodies + 1",
-        '  return wrk.format(nil, "/predict", nil, bodies[i])',
+        f'  return wrk.format(nil, "{workload.route}", nil, bodies[i])',
         "end",
     ]
     return "\n".join(lines) + "\n"
@@ -118,21 +199,23 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def post(url: str) -> int:
-    request = urllib.request.Request(f"{url}/predict", SAMPLE, {"Content-Type": "application/json"})
+def post(url: str, workload: Workload) -> int:
+    body = workload.body(workload.sample).encode()
+    request = urllib.request.Request(f"{url}{workload.route}", body, {"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=5) as response:
         return response.status
 
 
-def server_command(server: str, model_dir: Path) -> list[str]:
+def server_command(server: str, task: str, model_dir: Path | None = None) -> list[str]:
     """The command that starts ``server``; each reads its host, port and artifact from the NLPOPS_* variables."""
     if server == "nlpops":
         return [sys.executable, "-m", "nlpops.serving"]
     naive = str(REPO_ROOT / "benchmarks/naive_server.py")
-    return [sys.executable, naive, "--engine", server.removeprefix("naive-"), "--model-dir", str(model_dir)]
+    chosen = ["--model-dir", str(model_dir)] if model_dir else []  # else the task's default checkpoint
+    return [sys.executable, naive, "--engine", server.removeprefix("naive-"), "--task", task, *chosen]
 
 
-def start_server(command: list[str], extra_env: list[str]) -> tuple[subprocess.Popen, str, float]:
+def start_server(command: list[str], extra_env: list[str], workload: Workload) -> tuple[subprocess.Popen, str, float]:
     """Run ``command``; return the process, its URL and the seconds from its start to the first 200 prediction."""
     port = free_port()
     address = {"NLPOPS_HOST": "127.0.0.1", "NLPOPS_PORT": str(port)}
@@ -144,7 +227,7 @@ def start_server(command: list[str], extra_env: list[str]) -> tuple[subprocess.P
         if process.poll() is not None:
             raise SystemExit(f"error: the server exited with status {process.returncode}")
         try:
-            if post(url) == 200:
+            if post(url, workload) == 200:
                 return process, url, time.perf_counter() - started
         except (urllib.error.URLError, ConnectionError):
             time.sleep(0.005)
@@ -181,11 +264,12 @@ def parse_wrk(output: str) -> dict[str, Any]:
     return result
 
 
-def measure(args: argparse.Namespace, server: str | None, script: Path) -> dict[str, Any]:
+def measure(args: argparse.Namespace, workload: Workload, server: str | None, script: Path) -> dict[str, Any]:
     """One run: start ``server`` (None: use ``--url``), warm it up for 3 s, load it for ``--duration`` s."""
     process, url, cold = None, args.url, None
     if server is not None:
-        process, url, cold = start_server(server_command(server, args.model_dir), args.env)
+        command = server_command(server, workload.task, args.model_dir)
+        process, url, cold = start_server(command, [*args.env, f"{ARTIFACT_ENV}={args.artifact}"], workload)
     try:
         run_wrk(url, script, args.connections, 3, args.wrk_threads)  # warm-up
         output = run_wrk(url, script, args.connections, args.duration, args.wrk_threads)
@@ -196,6 +280,7 @@ def measure(args: argparse.Namespace, server: str | None, script: Path) -> dict[
     print(output, file=sys.stderr)
     return parse_wrk(output) | {
         "server": server or args.url,
+        "task": workload.task,
         "label": args.label or " ".join(args.env) or "defaults",
         "connections": args.connections,
         "duration_s": args.duration,
@@ -238,21 +323,35 @@ def report(results: list[dict[str, Any]]) -> str:
             f"| {m['p99_ms']:.1f} | {m['cold_start_s']:.2f} |"
             for server, m in median.items()
         ]
+        lines += ["", *ratios(servers[0], median)]
     return "\n".join(lines)
+
+
+def ratios(ours: str, median: dict[str, dict[str, float]]) -> list[str]:
+    """``ours`` against each other server: what the comparison is about, and steadier across machines than rates."""
+    lines = [f"| {ours} against | requests/s: {ours} ÷ it | p99: {ours} ÷ it |", "|---|---:|---:|"]
+    lines += [
+        f"| {server} | {median[ours]['requests_per_s'] / m['requests_per_s']:.2f}x "
+        f"| {median[ours]['p99_ms'] / m['p99_ms']:.2f}x |"
+        for server, m in median.items()
+        if server != ours
+    ]
+    return lines
 
 
 def main() -> None:
     args = parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("error: wrk is not installed (Debian/Ubuntu: apt-get install wrk)")
-    texts = review_sentences(args.sentences)
+    workload = workload_for(args.artifact)
+    texts = workload.texts(args.sentences)
     results = []
     with tempfile.TemporaryDirectory() as scratch:
         script = Path(scratch) / "post.lua"
-        script.write_text(lua_script(texts), encoding="utf-8")
+        script.write_text(lua_script(workload, texts), encoding="utf-8")
         for round_ in range(args.rounds):
             order = args.server if round_ % 2 == 0 else args.server[::-1]  # alternate: drift hits all alike
-            results += [measure(args, None if args.url else server, script) for server in order]
+            results += [measure(args, workload, None if args.url else server, script) for server in order]
     print(report(results))
     args.output.mkdir(parents=True, exist_ok=True)
     with (args.output / "load_test.jsonl").open("a") as file:

@@ -1,41 +1,56 @@
 """A tutorial-style API server: the baseline that ``benchmarks/load_test.py --server naive-...`` compares to.
 
-FastAPI with a sync ``POST /predict`` (run on FastAPI's thread pool, up to 40 threads), the model loaded
-before uvicorn starts, one forward per request on the runtime's default threads, uvicorn's defaults
-otherwise. Two engines:
+FastAPI with a sync endpoint (run on FastAPI's thread pool, up to 40 threads), the model loaded before uvicorn
+starts, one forward per request on the runtime's default threads, uvicorn's defaults otherwise. ``--task``
+picks the endpoint, as an artifact's manifest picks the API server's: ``POST /predict`` for text
+classification, ``POST /ner`` for token classification. Two engines:
 
     python benchmarks/naive_server.py --engine pytorch     # transformers + PyTorch fp32 (models/text-classifier)
     python benchmarks/naive_server.py --engine onnx-int8   # ONNX Runtime INT8 (NLPOPS_ARTIFACT_DIR)
+    python benchmarks/naive_server.py --task token-classification --engine pytorch --model-dir models/ner
+    NLPOPS_ARTIFACT_DIR=models/ner-onnx python benchmarks/naive_server.py --task token-classification --engine onnx-int8
 
 Host, port and artifact come from the ``NLPOPS_*`` variables, as for ``python -m nlpops.serving``.
 
 It is deliberately naive (no fixed inference pool, no GIL switch interval, no pure-ASGI middleware, no
 preload), like the servers behind the reference figures in docs/serving-performance.md (~60 requests/s
 for PyTorch, 390-450 for ONNX Runtime INT8 on their machine), so that the API server can be compared with
-them on any machine. Not for production: use ``make serve``.
+them on any machine. NER is written the way its tutorials do it: the PyTorch engine is transformers'
+``pipeline("token-classification", aggregation_strategy="simple")``; the ONNX one runs the artifact's INT8 file
+with onnxruntime and tokenizers directly (tokenize, run, argmax, the pipeline's simple grouping), without the
+project's inference core. Not for production: use ``make serve``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import uvicorn
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from nlpops import tasks
 from nlpops.errors import UserError
 from nlpops.serving.settings import Settings
+from nlpops.serving.task import serving_for
 from nlpops.utils.model_dir import PASS_MODEL_DIR, check_model_dir
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 Scores = dict[str, float]
+Answer = Callable[[str], dict[str, Any]]  # a text -> the endpoint's JSON answer
+Token = tuple[str, float, int, int]  # a word piece's label, its probability, its character span
+MODEL_DIRS = {  # the fine-tuned checkpoint --engine pytorch serves by default, by task
+    tasks.CLASSIFICATION: REPO_ROOT / "models/text-classifier",
+    tasks.TOKEN_CLASSIFICATION: REPO_ROOT / "models/ner",
+}
 
 
-class Review(BaseModel):
+class TextIn(BaseModel):
     text: str
 
 
@@ -71,14 +86,102 @@ def onnx_scorer(artifact: Path) -> Callable[[str], Scores]:
     return score
 
 
-def build_app(score: Callable[[str], Scores]) -> FastAPI:
-    app = FastAPI(title="naive baseline")
-
-    @app.post("/predict")
-    def predict(review: Review) -> dict:
-        scores = score(review.text)
+def classification_answer(score: Callable[[str], Scores]) -> Answer:
+    def answer(text: str) -> dict[str, Any]:
+        scores = score(text)
         label = max(scores, key=scores.__getitem__)
         return {"label": label, "score": scores[label], "scores": scores}
+
+    return answer
+
+
+def pytorch_tagger(model_dir: Path) -> Answer:
+    """Entities of one text from transformers' token-classification pipeline, as its tutorials serve it."""
+    check_model_dir(model_dir, choose=PASS_MODEL_DIR)
+    from transformers import pipeline
+
+    ner = pipeline("token-classification", model=str(model_dir), aggregation_strategy="simple")
+
+    def answer(text: str) -> dict[str, Any]:
+        found = ner(text)  # numpy scores, which FastAPI cannot serialise
+        return {"entities": [entity(text, e["entity_group"], float(e["score"]), e["start"], e["end"]) for e in found]}
+
+    return answer
+
+
+def onnx_tagger(artifact: Path) -> Answer:
+    """Entities of one text from the artifact's INT8 file, through onnxruntime and tokenizers alone."""
+    import numpy as np
+    import onnxruntime as ort
+    from tokenizers import Tokenizer
+
+    manifest = json.loads((artifact / "manifest.json").read_text(encoding="utf-8"))
+    labels = manifest["labels"]
+    tokenizer = Tokenizer.from_file(str(artifact / "tokenizer.json"))
+    tokenizer.enable_truncation(max_length=manifest["max_length"])
+    session = ort.InferenceSession(str(artifact / manifest["models"]["int8"]), providers=["CPUExecutionProvider"])
+
+    def answer(text: str) -> dict[str, Any]:
+        encoding = tokenizer.encode(text)
+        inputs = {"input_ids": np.array([encoding.ids]), "attention_mask": np.array([encoding.attention_mask])}
+        logits = session.run(None, inputs)[0][0]
+        probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+        probabilities /= probabilities.sum(-1, keepdims=True)
+        tokens = [
+            (labels[int(p.argmax())], float(p.max()), start, end)
+            for p, (start, end), special in zip(
+                probabilities, encoding.offsets, encoding.special_tokens_mask, strict=True
+            )
+            if not special
+        ]
+        return {"entities": simple_entities(text, tokens)}
+
+    return answer
+
+
+def simple_entities(text: str, tokens: list[Token]) -> list[dict[str, Any]]:
+    """Word pieces grouped as the pipeline's ``aggregation_strategy="simple"`` does.
+
+    A piece joins the group before it when both have the same type and it is not a B-; ``O`` groups are dropped;
+    a group's score is the mean of its pieces'.
+    """
+    groups: list[tuple[str, list[Token]]] = []  # (type, its pieces)
+    for token in tokens:
+        prefix, kind = _split(token[0])
+        if groups and groups[-1][0] == kind and prefix != "B":
+            groups[-1][1].append(token)
+        else:
+            groups.append((kind, [token]))
+    return [
+        entity(text, kind, sum(piece[1] for piece in pieces) / len(pieces), pieces[0][2], pieces[-1][3])
+        for kind, pieces in groups
+        if kind != "O"
+    ]
+
+
+def _split(label: str) -> tuple[str, str]:
+    """(B or I, type) of an IOB2 label; ``O`` reads as an I of type O, as in the pipeline."""
+    return (label[0], label[2:]) if label[:2] in ("B-", "I-") else ("I", label)
+
+
+def entity(text: str, kind: str, score: float, start: int, end: int) -> dict[str, Any]:
+    """An entity in the API server's shape, so both answer alike."""
+    return {"type": kind, "text": text[start:end], "start": start, "end": end, "score": score}
+
+
+def load_answer(task: str, engine: str, model_dir: Path, artifact: Path) -> Answer:
+    """What the endpoint answers for ``task`` with ``engine``; the model is loaded here, once."""
+    if task == tasks.TOKEN_CLASSIFICATION:
+        return pytorch_tagger(model_dir) if engine == "pytorch" else onnx_tagger(artifact)
+    return classification_answer(pytorch_scorer(model_dir) if engine == "pytorch" else onnx_scorer(artifact))
+
+
+def build_app(route: str, answer: Answer) -> FastAPI:
+    app = FastAPI(title="naive baseline")
+
+    @app.post(route)
+    def predict(request: TextIn) -> dict:
+        return answer(request.text)
 
     return app
 
@@ -90,26 +193,32 @@ def fail(message: str) -> NoReturn:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--engine", choices=("pytorch", "onnx-int8"), required=True)
+    parser.add_argument(
+        "--task",
+        choices=sorted(tasks.TASKS),
+        default=tasks.CLASSIFICATION,
+        help=f"the endpoint and the model kind (default: {tasks.CLASSIFICATION})",
+    )
     parser.add_argument(
         "--model-dir",
         type=Path,
-        default=REPO_ROOT / "models/text-classifier",
-        help="the fine-tuned checkpoint --engine pytorch serves (onnx-int8 serves NLPOPS_ARTIFACT_DIR)",
+        help="the fine-tuned checkpoint --engine pytorch serves (default: models/text-classifier, models/ner for "
+        "token-classification; onnx-int8 serves NLPOPS_ARTIFACT_DIR)",
     )
     args = parser.parse_args()
+    model_dir = args.model_dir or MODEL_DIRS[args.task]
     try:
         settings = Settings.from_env()
-        score = pytorch_scorer(args.model_dir) if args.engine == "pytorch" else onnx_scorer(settings.artifact_dir)
+        answer = load_answer(args.task, args.engine, model_dir, settings.artifact_dir)
     except ImportError as err:  # the serving-only install has no torch
         fail(f"the {args.engine} engine needs {err.name}; use the training install")
     except (UserError, OSError) as err:  # a bad NLPOPS_* value, a missing model or artifact
         fail(str(err))
     # "warning" keeps the access log off the benchmark's terminal; its lines are skipped as cheaply as turned off
-    uvicorn.run(build_app(score), host=settings.host, port=settings.port, log_level="warning")
+    app = build_app(serving_for(args.task).route, answer)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1.7
 # The AWS Lambda image: AWS's Python base image (runtime interface client included) + the serving stack and
-# the model artifact; the handler is nlpops.serving.lambda_handler.handler. CD builds it from the repository
-# root after `dvc pull export` and pushes it to ECR:
+# one task's model artifact; the handler is nlpops.serving.lambda_handler.handler, which serves the route of the
+# artifact's task. CD builds one image per task from the repository root after `dvc pull export@<task>` and
+# pushes each to the task's ECR repository:
 #   docker buildx build --platform linux/amd64 --provenance=false -f docker/lambda.Dockerfile -t nlpops-lambda .
+#   docker buildx build ... --build-arg NLPOPS_ARTIFACT=models/ner-onnx -t nlpops-lambda-ner .
 # (Lambda takes a single-platform Docker v2 or OCI manifest: no provenance attestation index.)
 #checkov:skip=CKV_DOCKER_2:Lambda runs no Docker HEALTHCHECK; the Runtime API reports init and invoke errors
 #checkov:skip=CKV_DOCKER_3:Lambda runs the image as its own non-root sandbox user whatever USER says
@@ -15,7 +17,9 @@ COPY pyproject.toml README.md ./
 COPY src/ src/
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip wheel --no-deps --wheel-dir /wheels .
-COPY models/text-classifier-onnx/ /artifact/
+# the exported artifact to serve, a folder of the build context: text classification unless told otherwise
+ARG NLPOPS_ARTIFACT=models/text-classifier-onnx
+COPY ${NLPOPS_ARTIFACT}/ /artifact/
 ARG NLPOPS_VARIANT=int8
 RUN PYTHONPATH=src python -m nlpops.deploy package /artifact /model --variant "${NLPOPS_VARIANT}"
 

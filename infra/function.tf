@@ -1,6 +1,7 @@
-# The Lambda function, its `live` alias and the alias's public Function URL. CD releases a commit by
-# publishing its image as a new version and moving the alias (src/nlpops/deploy/release.py); Terraform
-# creates the function once (var.image_tag) and leaves its image and the alias's version to CD.
+# One Lambda function per task (local.functions), each with its `live` alias and the alias's public Function
+# URL. CD releases a commit by publishing each task's image as a new version and moving that function's alias
+# (src/nlpops/deploy/release.py); Terraform creates a function once (var.image_tag) and leaves its image and the
+# alias's version to CD.
 
 data "aws_iam_policy_document" "lambda_assume" {
   statement {
@@ -20,16 +21,20 @@ data "aws_iam_policy_document" "lambda_assume" {
 }
 
 resource "aws_iam_role" "function" {
-  name               = "${local.function_name}-function"
+  for_each = local.functions
+
+  name               = "${each.value}-function"
   assume_role_policy = data.aws_iam_policy_document.lambda_assume.json
 }
 
-# What the running function may do: write its own logs and traces, nothing else.
+# What a running function may do: write its own logs and traces, nothing else.
 data "aws_iam_policy_document" "function" {
+  for_each = local.functions
+
   statement {
     sid       = "OwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.function.arn}:*"]
+    resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:*"]
   }
 
   statement {
@@ -40,14 +45,18 @@ data "aws_iam_policy_document" "function" {
 }
 
 resource "aws_iam_role_policy" "function" {
+  for_each = local.functions
+
   name   = "logs-and-traces"
-  role   = aws_iam_role.function.id
-  policy = data.aws_iam_policy_document.function.json
+  role   = aws_iam_role.function[each.key].id
+  policy = data.aws_iam_policy_document.function[each.key].json
 }
 
 resource "aws_cloudwatch_log_group" "function" {
   #checkov:skip=CKV_AWS_158:the logs hold request ids, timings and errors, never request texts; CloudWatch encrypts them at rest
-  name              = "/aws/lambda/${local.function_name}"
+  for_each = local.functions
+
+  name              = "/aws/lambda/${each.value}"
   retention_in_days = var.log_retention_days
 }
 
@@ -55,13 +64,13 @@ resource "aws_lambda_function" "api" {
   #checkov:skip=CKV_AWS_116:invoked synchronously over HTTP: the caller gets the error; a DLQ only catches async events
   #checkov:skip=CKV_AWS_117:reaches no private resource (the model is inside the image), so no VPC to attach to
   #checkov:skip=CKV_AWS_272:Lambda code signing supports zip packages only, not container images
-  count = local.create_function ? 1 : 0
+  for_each = local.created_functions
 
-  function_name                  = local.function_name
-  description                    = "nlpops text classifier (FastAPI + ONNX Runtime), served through the live alias"
-  role                           = aws_iam_role.function.arn
+  function_name                  = each.value
+  description                    = "${replace(each.value, "-", " ")} (FastAPI + ONNX Runtime), served through the live alias"
+  role                           = aws_iam_role.function[each.key].arn
   package_type                   = "Image"
-  image_uri                      = "${aws_ecr_repository.lambda.repository_url}:${coalesce(var.image_tag, "released-by-cd")}"
+  image_uri                      = "${aws_ecr_repository.lambda[each.key].repository_url}:${coalesce(var.image_tag, "released-by-cd")}"
   architectures                  = ["x86_64"]
   memory_size                    = var.memory_size
   timeout                        = var.timeout
@@ -74,7 +83,7 @@ resource "aws_lambda_function" "api" {
 
   logging_config {
     log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.function.name
+    log_group  = aws_cloudwatch_log_group.function[each.key].name
   }
 
   lifecycle {
@@ -85,12 +94,12 @@ resource "aws_lambda_function" "api" {
 }
 
 resource "aws_lambda_alias" "live" {
-  count = local.create_function ? 1 : 0
+  for_each = aws_lambda_function.api
 
   name             = local.settings.LAMBDA_ALIAS
   description      = "The version serving traffic; CD moves it on each release and back on a failed smoke test"
-  function_name    = aws_lambda_function.api[0].function_name
-  function_version = aws_lambda_function.api[0].version
+  function_name    = each.value.function_name
+  function_version = each.value.version
 
   lifecycle {
     ignore_changes = [function_version] # CD moves the alias
@@ -99,10 +108,10 @@ resource "aws_lambda_alias" "live" {
 
 resource "aws_lambda_function_url" "live" {
   #checkov:skip=CKV_AWS_258:a public prediction API by design; reserved concurrency caps what anonymous traffic can cost
-  count = local.create_function ? 1 : 0
+  for_each = aws_lambda_alias.live
 
-  function_name      = aws_lambda_function.api[0].function_name
-  qualifier          = aws_lambda_alias.live[0].name
+  function_name      = each.value.function_name
+  qualifier          = each.value.name
   authorization_type = "NONE"
   invoke_mode        = "BUFFERED"
 }
@@ -110,32 +119,32 @@ resource "aws_lambda_function_url" "live" {
 # A URL with auth type NONE needs both statements (lambda:InvokeFunction only through the URL).
 resource "aws_lambda_permission" "url" {
   #checkov:skip=CKV_AWS_301:public by design: anyone may call the Function URL (auth type NONE), and only the URL
-  count = local.create_function ? 1 : 0
+  for_each = aws_lambda_alias.live
 
   statement_id           = "PublicFunctionUrl"
   action                 = "lambda:InvokeFunctionUrl"
-  function_name          = aws_lambda_function.api[0].function_name
-  qualifier              = aws_lambda_alias.live[0].name
+  function_name          = each.value.function_name
+  qualifier              = each.value.name
   principal              = "*"
   function_url_auth_type = "NONE"
 }
 
 resource "aws_lambda_permission" "url_invoke" {
   #checkov:skip=CKV_AWS_301:public by design, and limited to invocations that come through the Function URL
-  count = local.create_function ? 1 : 0
+  for_each = aws_lambda_alias.live
 
   statement_id             = "PublicFunctionUrlInvoke"
   action                   = "lambda:InvokeFunction"
-  function_name            = aws_lambda_function.api[0].function_name
-  qualifier                = aws_lambda_alias.live[0].name
+  function_name            = each.value.function_name
+  qualifier                = each.value.name
   principal                = "*"
   invoked_via_function_url = true
 }
 
 resource "aws_lambda_provisioned_concurrency_config" "live" {
-  count = local.create_function && var.provisioned_concurrency > 0 ? 1 : 0
+  for_each = { for task, alias in aws_lambda_alias.live : task => alias if var.provisioned_concurrency > 0 }
 
-  function_name                     = aws_lambda_function.api[0].function_name
-  qualifier                         = aws_lambda_alias.live[0].name
+  function_name                     = each.value.function_name
+  qualifier                         = each.value.name
   provisioned_concurrent_executions = var.provisioned_concurrency
 }

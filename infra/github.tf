@@ -1,6 +1,6 @@
 # The role GitHub Actions assumes through OIDC to deploy (.github/workflows/cd.yml): short-lived credentials,
 # no access keys anywhere. Only jobs of this repository running in the deploy environment may assume it, and
-# it may only read the DVC remote, push to the one repository and release the one function.
+# it may only read the DVC remote, push to the tasks' repositories and release the tasks' functions.
 
 resource "aws_iam_openid_connect_provider" "github" {
   count = var.create_github_oidc_provider ? 1 : 0
@@ -46,8 +46,8 @@ data "aws_iam_policy_document" "github_assume" {
 }
 
 resource "aws_iam_role" "github_deploy" {
-  name                 = "${local.function_name}-github-deploy"
-  description          = "CD of ${var.github_repository}: dvc pull, push the Lambda image, release it"
+  name                 = "${local.settings.NAME_PREFIX}-github-deploy"
+  description          = "CD of ${var.github_repository}: dvc pull, push each task's Lambda image, release it"
   assume_role_policy   = data.aws_iam_policy_document.github_assume.json
   max_session_duration = 3600
 }
@@ -91,7 +91,7 @@ data "aws_iam_policy_document" "github_deploy" {
       "ecr:PutImage",
       "ecr:UploadLayerPart",
     ]
-    resources = [aws_ecr_repository.lambda.arn]
+    resources = [for repository in aws_ecr_repository.lambda : repository.arn]
   }
 
   statement {
@@ -104,7 +104,7 @@ data "aws_iam_policy_document" "github_deploy" {
       "lambda:UpdateAlias",
       "lambda:UpdateFunctionCode",
     ]
-    resources = [local.function_arn, "${local.function_arn}:*"]
+    resources = flatten([for arn in values(local.function_arns) : [arn, "${arn}:*"]])
   }
 }
 

@@ -3,9 +3,9 @@ output "github_deploy_role_arn" {
   value       = aws_iam_role.github_deploy.arn
 }
 
-output "ecr_repository_url" {
-  description = "Where CD pushes the Lambda images (tag: commit SHA)."
-  value       = aws_ecr_repository.lambda.repository_url
+output "ecr_repository_urls" {
+  description = "Where CD pushes each task's Lambda images (tag: commit SHA), by task."
+  value       = { for task, repository in aws_ecr_repository.lambda : task => repository.repository_url }
 }
 
 output "dvc_remote" {
@@ -13,7 +13,7 @@ output "dvc_remote" {
   value       = "s3://${aws_s3_bucket.artifacts.bucket}/${local.dvc_remote.prefix}"
 }
 
-output "function_url" {
-  description = "The public URL of the live alias (null until the function exists: set image_tag)."
-  value       = one(aws_lambda_function_url.live[*].function_url)
+output "function_urls" {
+  description = "The public URL of each task's live alias, by task (a task is absent until its function exists: set image_tag)."
+  value       = { for task, url in aws_lambda_function_url.live : task => url.function_url }
 }

@@ -1,6 +1,10 @@
-# The Lambda images, tagged with the commit SHA they were built from.
+# The Lambda images, a repository per task named like its function, tagged with the commit SHA they were built
+# from. One per task rather than one shared: each keeps its own images_to_keep rollback targets, only its own
+# function may pull from it, and the tag stays the bare SHA (a re-run of a commit finds its image per task).
 resource "aws_ecr_repository" "lambda" {
-  name                 = local.settings.ECR_REPOSITORY
+  for_each = local.functions
+
+  name                 = each.value
   image_tag_mutability = "IMMUTABLE" # a SHA tag always means the same image: what a rollback relies on
 
   image_scanning_configuration {
@@ -13,7 +17,9 @@ resource "aws_ecr_repository" "lambda" {
 }
 
 resource "aws_ecr_lifecycle_policy" "lambda" {
-  repository = aws_ecr_repository.lambda.name
+  for_each = aws_ecr_repository.lambda
+
+  repository = each.value.name
   policy = jsonencode({
     rules = [
       {
@@ -41,8 +47,10 @@ resource "aws_ecr_lifecycle_policy" "lambda" {
   })
 }
 
-# Lambda pulls the function's images with its own service principal, for this function only.
+# Lambda pulls a task's images with its own service principal, for that task's function only.
 data "aws_iam_policy_document" "lambda_pull" {
+  for_each = local.function_arns
+
   statement {
     sid     = "LambdaPull"
     actions = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
@@ -55,12 +63,14 @@ data "aws_iam_policy_document" "lambda_pull" {
     condition {
       test     = "StringLike"
       variable = "aws:sourceArn"
-      values   = [local.function_arn, "${local.function_arn}:*"]
+      values   = [each.value, "${each.value}:*"]
     }
   }
 }
 
 resource "aws_ecr_repository_policy" "lambda" {
-  repository = aws_ecr_repository.lambda.name
-  policy     = data.aws_iam_policy_document.lambda_pull.json
+  for_each = aws_ecr_repository.lambda
+
+  repository = each.value.name
+  policy     = data.aws_iam_policy_document.lambda_pull[each.key].json
 }

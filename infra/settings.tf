@@ -10,12 +10,21 @@ locals {
   # s3://BUCKET/PREFIX, the `storage` remote of .dvc/config
   dvc_remote = regex("^s3://(?P<bucket>[^/]+)/(?P<prefix>.+)$", local.settings.DVC_REMOTE)
 
-  account_id    = data.aws_caller_identity.current.account_id
-  function_name = local.settings.LAMBDA_FUNCTION
-  function_arn  = "arn:aws:lambda:${local.settings.AWS_REGION}:${local.account_id}:function:${local.function_name}"
-  # The function is created once its first image exists (var.image_tag) and kept from then on, set or not:
+  account_id = data.aws_caller_identity.current.account_id
+  # One function per task, with an ECR repository of the same name: {task => NAME_PREFIX-NAME} from the TASK:NAME
+  # pairs of TASKS. Every per-task resource is one definition iterating over this map, keyed by the task.
+  functions = {
+    for pair in split(",", local.settings.TASKS) : split(":", pair)[0] => "${local.settings.NAME_PREFIX}-${split(":", pair)[1]}"
+  }
+  function_arns = {
+    for task, name in local.functions : task => "arn:aws:lambda:${local.settings.AWS_REGION}:${local.account_id}:function:${name}"
+  }
+  # A function is created once its first image exists (var.image_tag) and kept from then on, set or not:
   # CD owns its image, and an apply without image_tag must never destroy it.
-  create_function = var.image_tag != null || contains(data.aws_lambda_functions.all.function_names, local.function_name)
+  created_functions = {
+    for task, name in local.functions : task => name
+    if var.image_tag != null || contains(data.aws_lambda_functions.all.function_names, name)
+  }
 }
 
 data "aws_lambda_functions" "all" {}

@@ -22,16 +22,17 @@ variable "create_github_oidc_provider" {
 
 variable "image_tag" {
   description = <<-EOT
-    Tag of the image to create the Lambda function from (a commit SHA that CD pushed to ECR), needed once.
-    Unset on the first apply, which creates the bucket, the registry and the roles: a function needs an image.
-    Once the function exists, CD deploys every later image and this variable can stay unset.
+    Tag of the images to create the tasks' Lambda functions from (a commit SHA that CD pushed to every task's
+    ECR repository), needed once per new task: an apply with it creates each function that does not exist yet.
+    Unset on the first apply, which creates the bucket, the registries and the roles: a function needs an image.
+    Once a function exists, CD deploys every later image and this variable can stay unset.
   EOT
   type        = string
   default     = null
 }
 
 variable "memory_size" {
-  description = "Lambda memory in MB; CPU grows with it (1769 MB = 1 vCPU). Applies from the next release."
+  description = "Lambda memory of each function in MB; CPU grows with it (1769 MB = 1 vCPU). Applies from the next release."
   type        = number
   default     = 2048
 
@@ -42,7 +43,7 @@ variable "memory_size" {
 }
 
 variable "timeout" {
-  description = "Lambda timeout in seconds, cold start included. Applies from the next release."
+  description = "Lambda timeout of each function in seconds, cold start included. Applies from the next release."
   type        = number
   default     = 30
 
@@ -54,7 +55,7 @@ variable "timeout" {
 
 variable "reserved_concurrency" {
   description = <<-EOT
-    Most concurrent executions of the function: caps the cost a public URL can run up. -1 reserves none
+    Most concurrent executions of each function: caps the cost a public URL can run up. -1 reserves none
     (needed on accounts whose concurrency quota is the new-account 10).
   EOT
   type        = number
@@ -67,7 +68,7 @@ variable "reserved_concurrency" {
 }
 
 variable "provisioned_concurrency" {
-  description = "Execution environments kept initialised on the live alias (no cold starts; billed while idle). 0: none."
+  description = "Execution environments kept initialised on each live alias (no cold starts; billed while idle). 0: none."
   type        = number
   default     = 0
 
@@ -78,13 +79,13 @@ variable "provisioned_concurrency" {
 }
 
 variable "log_retention_days" {
-  description = "Days to keep the function's CloudWatch logs."
+  description = "Days to keep each function's CloudWatch logs."
   type        = number
   default     = 365
 }
 
 variable "images_to_keep" {
-  description = "Images ECR keeps (newest first); older ones expire. Keep enough for the versions you may roll back to."
+  description = "Images each ECR repository keeps (newest first); older ones expire. Keep enough to roll back to."
   type        = number
   default     = 30
 }

@@ -3,11 +3,15 @@
     .venv/bin/locust -f monitoring/locustfile.py --host http://127.0.0.1:8000                 # web UI on :8089
     .venv/bin/locust -f monitoring/locustfile.py --host http://127.0.0.1:8000 --headless -u 16 -r 4 -t 60s
 
-Set ``NLPOPS_LOCUST_TEXTS`` to a file with one text per line to send your own traffic instead of the
-built-in sample (the review dataset is fetched, not committed, so it is not used here); lines over the
-server's default limit of 2,000 characters are refused up front. Every answer must be a 200 with one
-prediction per text, or the request counts as a failure. Single texts and batches of 8 are reported apart
-(``/predict`` and ``/predict [8 texts]``): their latencies differ several times over.
+It runs against a server of either task: each user first reads the server's ``/openapi.json`` and posts to the
+route it publishes, ``/ner`` for a token-classification artifact, else ``/predict``, so the same command
+load-tests whichever model is deployed. Set ``NLPOPS_LOCUST_TEXTS`` to a file with one text per line to send
+your own traffic instead of the built-in sample of that task (reviews for ``/predict``, tweet-like sentences
+with people, places and companies for ``/ner``; the datasets are fetched, not committed, so they are not used
+here); lines over the server's default limit of 2,000 characters are refused up front. Every answer must be a
+200 with one prediction per text (for ``/ner``, entities whose offsets point at their text), or the request
+counts as a failure. Single texts and batches of 8 are reported apart (``/predict`` and ``/predict [8
+texts]``): their latencies differ several times over.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
+from typing import Any
 
 from locust import FastHttpUser, between, task
 
-SAMPLE = [
+REVIEWS = [
     "A gorgeous, witty film that never talks down to its audience.",
     "Dull and tedious, a mess of a movie with nothing to say.",
     "The cast is charming, but the plot falls apart in the last act.",
@@ -31,16 +36,29 @@ SAMPLE = [
     "Quietly devastating, and beautifully shot.",
 ]
 
+TWEETS = [
+    "Just landed in Chicago , heading to the Apple store on Michigan Avenue before the Bulls game tonight",
+    "@jenny_k can't believe Taylor Swift is playing Madison Square Garden again #cantwait",
+    "RT @BBCNews : Angela Merkel meets Emmanuel Macron in Berlin to talk about the euro",
+    "watching Breaking Bad with my brother , Walter White is a genius",
+    "Google and Microsoft both announced new phones today , Samsung must be nervous",
+    "Manchester United lost again ... Old Trafford was so quiet tonight",
+    "Happy birthday to my best friend Sarah ! See you in London next week",
+    "new Coldplay album is out on Spotify and it is beautiful",
+    "lunch at Starbucks on 5th Avenue , then the Empire State Building with mom",
+    "so tired today , nothing happened , going to sleep early",
+]
 
+SAMPLES = {"/predict": REVIEWS, "/ner": TWEETS}  # each task's route and its built-in texts
 BATCH = 8
 MAX_TEXT_CHARS = 2000  # the server's default NLPOPS_MAX_TEXT_CHARS
 
 
-def load_texts() -> list[str]:
-    """The texts to send: ``NLPOPS_LOCUST_TEXTS``'s non-blank lines, else ``SAMPLE``; a bad file stops Locust."""
+def load_texts() -> list[str] | None:
+    """``NLPOPS_LOCUST_TEXTS``'s non-blank lines, else None (each task's sample); a bad file stops Locust."""
     path = os.environ.get("NLPOPS_LOCUST_TEXTS")
     if not path:
-        return SAMPLE
+        return None
     try:
         lines = Path(path).read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as err:
@@ -60,26 +78,55 @@ def load_texts() -> list[str]:
 TEXTS = load_texts()
 
 
+def task_route(openapi: dict[str, Any]) -> str:
+    """The prediction route the server publishes: an API serves one artifact, and its task decides the route."""
+    return next((route for route in SAMPLES if route in openapi.get("paths", {})), "/predict")
+
+
+def wrong_entities(texts: list[str], predictions: list[dict[str, Any]]) -> str | None:
+    """What is wrong with /ner's answer, if anything: every entity must point at its text."""
+    for text, prediction in zip(texts, predictions, strict=True):
+        for entity in prediction.get("entities", []):
+            if text[entity["start"] : entity["end"]] != entity["text"]:
+                return f"entity {entity} does not point at its text in {text!r}"
+    return None
+
+
 class ApiUser(FastHttpUser):
     """One client: sends a request, waits a little, repeats (16 users ≈ 16 concurrent connections)."""
 
     wait_time = between(0.0, 0.05)
+    route = "/predict"
+    texts: list[str]
 
-    def _predict(self, payload: dict, expected: int, name: str) -> None:
-        with self.client.post("/predict", json=payload, name=name, catch_response=True) as response:
+    def on_start(self) -> None:
+        with self.client.get("/openapi.json", name="/openapi.json", catch_response=True) as response:
+            if response.status_code == 200:
+                self.route = task_route(response.json())
+            else:
+                response.failure(f"status {response.status_code}: cannot tell the server's task")
+        self.texts = TEXTS or SAMPLES[self.route]
+
+    def _predict(self, payload: dict, texts: list[str], name: str) -> None:
+        with self.client.post(self.route, json=payload, name=name, catch_response=True) as response:
             if response.status_code != 200:
                 response.failure(f"status {response.status_code}: {response.text[:200]}")
-            elif len(response.json().get("predictions", [])) != expected:
+                return
+            predictions = response.json().get("predictions", [])
+            if len(predictions) != len(texts):
                 response.failure("wrong number of predictions")
+            elif self.route == "/ner" and (problem := wrong_entities(texts, predictions)):
+                response.failure(problem)
 
     @task(20)
     def predict_one(self) -> None:
-        self._predict({"text": random.choice(TEXTS)}, 1, name="/predict")
+        text = random.choice(self.texts)
+        self._predict({"text": text}, [text], name=self.route)
 
     @task(2)
     def predict_batch(self) -> None:
-        batch = random.sample(TEXTS, k=min(BATCH, len(TEXTS)))
-        self._predict({"texts": batch}, len(batch), name=f"/predict [{len(batch)} texts]")
+        batch = random.sample(self.texts, k=min(BATCH, len(self.texts)))
+        self._predict({"texts": batch}, batch, name=f"{self.route} [{len(batch)} texts]")
 
     @task(1)
     def health(self) -> None:

@@ -10,10 +10,9 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
-from tests.deploy.stand_ins import SETTINGS, Stack, write_settings
+from tests.deploy.stand_ins import NER_SETTINGS, SETTINGS, Stack, write_settings
 from tests.local_servers import api_server, moto_server
 
 # Variables through which boto3 could find real credentials, a role or another endpoint.
@@ -52,26 +51,31 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def stack(aws: str, tmp_path: Path) -> Stack:
-    """The repository with image v1, the function created from it (version 1), the live alias and its URL."""
-    session = boto3.session.Session(region_name=SETTINGS.aws_region)
-    ecr, lam, iam = session.client("ecr"), session.client("lambda"), session.client("iam")
-    ecr.create_repository(repositoryName=SETTINGS.ecr_repository, imageTagMutability="IMMUTABLE")
-    deployed = Stack(write_settings(tmp_path / "deploy.env", SETTINGS), ecr, lam)
-    deployed.push("v1")
-    role = iam.create_role(RoleName="function", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-    uri = ecr.describe_repositories(repositoryNames=[SETTINGS.ecr_repository])["repositories"][0]["repositoryUri"]
-    function = SETTINGS.lambda_function
-    lam.create_function(
-        FunctionName=function, Role=role, PackageType="Image", Code={"ImageUri": f"{uri}:v1"}, Publish=True
-    )
-    lam.create_alias(FunctionName=function, Name=SETTINGS.lambda_alias, FunctionVersion="1")
-    lam.create_function_url_config(FunctionName=function, Qualifier=SETTINGS.lambda_alias, AuthType="NONE")
-    return deployed
+def settings_file(tmp_path: Path) -> Path:
+    return write_settings(tmp_path / "deploy.env")
+
+
+@pytest.fixture
+def stack(aws: str, settings_file: Path) -> Stack:
+    """The classification function as infra/ and a first CD run leave it: image v1 live as version 1."""
+    return Stack.create(settings_file, SETTINGS).add_function()
+
+
+@pytest.fixture
+def ner_stack(aws: str, settings_file: Path) -> Stack:
+    """The NER function, in the same account, as infra/ and a first CD run leave it."""
+    return Stack.create(settings_file, NER_SETTINGS).add_function()
 
 
 @pytest.fixture(scope="session")
 def healthy_api(tiny_artifact: Path) -> Iterator[str]:
     """The real API serving the tiny model: what a good release answers."""
     with api_server(tiny_artifact) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def healthy_ner_api(tiny_ner_artifact: Path) -> Iterator[str]:
+    """The real API serving the tiny NER model: what a good NER release answers."""
+    with api_server(tiny_ner_artifact) as url:
         yield url

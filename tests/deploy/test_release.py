@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
@@ -11,13 +11,17 @@ import pytest
 from nlpops.deploy.__main__ import main
 from nlpops.deploy.release import function_url
 from nlpops.deploy.smoke import smoke_test
-from tests.deploy.stand_ins import FRESH, SETTINGS, Stack, deployment, write_settings
+from tests.deploy.stand_ins import FRESH, NER_SETTINGS, OBAMA, ROTTEN, SETTINGS, Stack, deployment, write_settings
 from tests.local_servers import json_server
 
 
-def release(stack: Stack, tag: str, smoke_url: str) -> int:
-    """The command CD runs, with the smoke test pointed at a local server (moto's Function URLs lead nowhere)."""
-    return main(["release", "--image-tag", tag, "--settings", str(stack.settings_file), "--smoke-url", smoke_url])
+def release(stack: Stack, tag: str, smoke_url: str, *task: str) -> int:
+    """The command CD runs, with the smoke test pointed at a local server (moto's Function URLs lead nowhere).
+
+    ``task``: ``"--task", "ner"``, or nothing, as CD ran it before there were tasks (classification).
+    """
+    settings = ["--settings", str(stack.settings_file)]
+    return main(["release", *task, "--image-tag", tag, *settings, "--smoke-url", smoke_url])
 
 
 def test_a_good_image_becomes_the_live_version(
@@ -75,18 +79,86 @@ def test_an_image_never_pushed_stops_the_release_before_any_change(
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        ({"lambda_function": "other"}, "Function not found"),
-        ({"lambda_alias": "canary"}, "canary"),
-        ({"ecr_repository": "other"}, "no ECR repository other in eu-west-1"),
+        ({"LAMBDA_ALIAS": "canary"}, "canary"),
+        ({"NAME_PREFIX": "other"}, "no ECR repository other-test in eu-west-1"),
     ],
 )
 def test_missing_infrastructure_says_to_create_it_with_terraform(
     stack: Stack, healthy_api: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict, problem: str
 ) -> None:
-    stack.settings_file = write_settings(tmp_path / "other.env", dataclasses.replace(SETTINGS, **change))
+    stack.settings_file = write_settings(tmp_path / "other.env", **change)
     assert release(stack, "v1", healthy_api) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and problem in err and "terraform -chdir=infra apply" in err
+
+
+def test_a_good_ner_image_becomes_the_live_version_of_the_ner_function_alone(
+    stack: Stack, ner_stack: Stack, healthy_ner_api: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ner_stack.push("v2")
+    assert release(ner_stack, "v2", healthy_ner_api, "--task", "ner") == 0
+
+    assert ner_stack.live()["Version"] == "2"
+    code = ner_stack.lam.get_function(FunctionName=NER_SETTINGS.lambda_function, Qualifier="2")["Code"]
+    assert code["ImageUri"] == f"{ner_stack.repository_uri()}:v2"
+    assert stack.live()["Version"] == "1" and stack.versions() == ["$LATEST", "1"]  # classification untouched
+    out, err = capsys.readouterr()
+    assert out.startswith(f"released {code['ImageUri']} as nlpops-test-ner:live version 2 (was 1), model int8 ")
+    assert "smoke    " in err and "entities " in err  # the NER check ran: entities whose spans match the text
+
+
+@pytest.mark.parametrize(
+    ("answer", "problem"),
+    [
+        (deployment([{"entities": [OBAMA | {"start": 1}]}]), "does not point at its text"),
+        (deployment([{"entities": []}]), "got no entities"),
+        (deployment([FRESH, ROTTEN]), "expected one result with entities"),  # a classifier's answer
+    ],
+)
+def test_a_wrong_ner_answer_rolls_the_ner_alias_back(
+    ner_stack: Stack, capsys: pytest.CaptureFixture[str], answer: Any, problem: str
+) -> None:
+    before = ner_stack.live()
+    ner_stack.push("v2")
+    with json_server(answer) as broken:
+        assert release(ner_stack, "v2", broken, "--task", "ner") == 1
+
+    live = ner_stack.live()
+    assert live["Version"] == "1" and live["CodeSha256"] == before["CodeSha256"]
+    assert ner_stack.versions() == ["$LATEST", "1", "2"]
+    err = capsys.readouterr().err
+    assert problem in err and "rolled nlpops-test-ner:live back to version 1" in err
+
+
+def test_a_classifier_image_released_as_ner_is_rolled_back(
+    ner_stack: Stack, healthy_api: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The other task's image in this function (a mix-up of CD's matrix) fails the check: no /ner route."""
+    ner_stack.push("v2")
+    assert release(ner_stack, "v2", healthy_api, "--task", "ner") == 1
+    assert ner_stack.live()["Version"] == "1"
+    assert "404 from" in capsys.readouterr().err
+
+
+def test_a_new_tasks_first_release_says_how_to_create_its_function(
+    aws: str, settings_file: Path, healthy_ner_api: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The repository exists and CD pushed the image, but Terraform has not created the function yet."""
+    new_task = Stack.create(settings_file, NER_SETTINGS)
+    assert release(new_task, "v1", healthy_ner_api, "--task", "ner") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Function not found") and "nlpops-test-ner" in err
+    assert err.rstrip().endswith(
+        "create the function from this image with `terraform -chdir=infra apply -var image_tag=v1` (docs/deployment.md)"
+    )
+
+
+def test_an_unknown_task_stops_the_release_with_the_tasks_deployed(
+    stack: Stack, healthy_api: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert release(stack, "v1", healthy_api, "--task", "sentiment") == 2
+    err = capsys.readouterr().err
+    assert err == f"error: unknown task 'sentiment': {stack.settings_file} deploys classification, ner (its TASKS)\n"
 
 
 def test_without_credentials_the_release_stops_with_one_line(

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from nlpops import tasks
 from nlpops.deploy.smoke import SmokeTestFailed, smoke_test
-from tests.deploy.stand_ins import FRESH, ROTTEN, deployment
+from nlpops.serving.ner import SMOKE_TEXT
+from tests.deploy.stand_ins import FRESH, OBAMA, ROTTEN, deployment
 from tests.local_servers import free_port, json_server
 
 
@@ -41,6 +43,33 @@ def test_a_model_that_gives_every_text_one_label_fails_at_once() -> None:
 def test_wrong_answers_and_client_errors_fail(answer: Any, problem: str) -> None:
     with json_server(answer) as url, pytest.raises(SmokeTestFailed, match=problem):
         smoke_test(url, timeout=30, interval=5)
+
+
+def test_the_real_ner_api_passes_the_ner_check(healthy_ner_api: str) -> None:
+    result = smoke_test(healthy_ner_api, timeout=10, task=tasks.TOKEN_CLASSIFICATION)
+    assert result.summary.startswith("entities ") and "(person)" in result.summary
+    assert result.model["variant"] == "int8" and result.attempts == 1
+
+
+def test_ner_entities_must_point_at_their_text() -> None:
+    assert SMOKE_TEXT[OBAMA["start"] : OBAMA["end"]] == OBAMA["text"]  # the stand-in's entity is right
+    with json_server(deployment([{"entities": [OBAMA]}])) as url:
+        assert smoke_test(url, timeout=10, task=tasks.TOKEN_CLASSIFICATION).summary == "entities Barack Obama (person)"
+
+
+@pytest.mark.parametrize(
+    ("entities", "problem"),
+    [
+        ([OBAMA | {"end": 11}], "does not point at its text"),  # an offset off by one
+        ([OBAMA | {"text": ""}, OBAMA], "does not point at its text"),
+        ([OBAMA | {"start": "0"}], "does not point at its text"),
+        ([], "got no entities"),
+        ("Barack Obama", "got no entities"),
+    ],
+)
+def test_wrong_ner_answers_fail(entities: Any, problem: str) -> None:
+    with json_server(deployment([{"entities": entities}])) as url, pytest.raises(SmokeTestFailed, match=problem):
+        smoke_test(url, timeout=30, interval=5, task=tasks.TOKEN_CLASSIFICATION)
 
 
 def test_a_cold_start_answered_503_is_retried_until_the_model_answers() -> None:

@@ -39,6 +39,11 @@ def arg_defaults(path: Path) -> dict[str, str]:
     return dict(i.arguments.split("=", 1) for i in instructions(path) if i.keyword == "ARG" and "=" in i.arguments)
 
 
+def expand(text: str, variables: dict[str, str]) -> str:
+    """``text`` with each ``${NAME}`` replaced by its value in ``variables``."""
+    return re.sub(r"\$\{(\w+)\}", lambda match: variables[match[1]], text)
+
+
 def env(path: Path, variables: dict[str, str]) -> dict[str, str]:
     """The ENV the final image sets, with ``${NAME}`` expanded from ``variables`` (build args, base image ENV)."""
     values: dict[str, str] = {}
@@ -46,7 +51,7 @@ def env(path: Path, variables: dict[str, str]) -> dict[str, str]:
         if instruction.keyword == "ENV":
             for pair in shlex.split(instruction.arguments):
                 name, value = pair.split("=", 1)
-                values[name] = re.sub(r"\$\{(\w+)\}", lambda m: {**variables, **values}[m[1]], value)
+                values[name] = expand(value, {**variables, **values})
     return values
 
 
@@ -55,12 +60,13 @@ def cmd(path: Path) -> list[str]:
 
 
 def context_sources(path: Path) -> list[str]:
-    """What the Dockerfile takes from the build context: COPY sources and bind-mount sources, not other stages."""
+    """What the Dockerfile takes from the build context: COPY sources (build args at their defaults) and bind-mount
+    sources, not other stages."""
     sources = []
     for instruction in instructions(path):
         words = shlex.split(instruction.arguments)
         if instruction.keyword == "COPY" and not any(word.startswith("--from=") for word in words):
-            sources += [word for word in words[:-1] if not word.startswith("--")]
+            sources += [expand(word, arg_defaults(path)) for word in words[:-1] if not word.startswith("--")]
         if instruction.keyword == "RUN":
             for mount in (word.removeprefix("--mount=") for word in words if word.startswith("--mount=")):
                 options = dict(option.split("=", 1) for option in mount.split(",") if "=" in option)

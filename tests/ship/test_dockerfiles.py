@@ -9,14 +9,16 @@ import sysconfig
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.cli import REPO_ROOT
 from tests.ship.dockerfiles import DOCKER, context_sources, instructions
+from tests.ship.workflows import matrix_tasks
 
 DOCKERFILES = sorted(DOCKER.glob("*.Dockerfile"))
 HADOLINT = Path(sysconfig.get_path("scripts")) / "hadolint"
-ARTIFACT = "models/text-classifier-onnx"  # exported or pulled before an image build, never in git
+ARTIFACTS = {entry["task"]: entry["artifact"] for entry in matrix_tasks("image")}  # exported or pulled, never in git
 
 
 def test_one_dockerfile_per_image() -> None:
@@ -43,16 +45,26 @@ def test_base_images_are_pinned_to_a_release() -> None:
         assert re.search(r":v?\d+(\.\d+){2,}", image), f"{image} is not pinned to a release"
 
 
-def test_the_build_context_holds_everything_the_dockerfiles_copy() -> None:
+def in_build_context(source: str) -> bool:
+    """Whether ``source`` reaches a build: .dockerignore is an allowlist, nothing does unless named."""
     lines = (REPO_ROOT / ".dockerignore").read_text().splitlines()
-    assert lines[lines.index("*")] == "*"  # an allowlist: nothing reaches a build unless named
+    assert lines[lines.index("*")] == "*"
     allowed = [line[1:].rstrip("/") for line in lines if line.startswith("!")]
+    return any(source == entry or source.startswith(entry + "/") for entry in allowed)
+
+
+def test_the_build_context_holds_everything_the_dockerfiles_copy() -> None:
     for path in DOCKERFILES:
         for source in (source.rstrip("/") for source in context_sources(path)):
-            assert any(source == entry or source.startswith(entry + "/") for entry in allowed), (
-                f"{path.name} copies {source}, which .dockerignore keeps out of the build context"
-            )
-            assert source == ARTIFACT or list(REPO_ROOT.glob(source)), f"{path.name} copies {source}: not found"
+            assert in_build_context(source), f"{path.name} copies {source}, which .dockerignore keeps out"
+            exists = source in ARTIFACTS.values() or list(REPO_ROOT.glob(source))
+            assert exists, f"{path.name} copies {source}: not found"
+
+
+@pytest.mark.parametrize("task", list(ARTIFACTS))
+def test_every_tasks_artifact_reaches_the_image_build(task: str) -> None:
+    """CD builds each task's image with its artifact (build arg NLPOPS_ARTIFACT): the folder must be in the context."""
+    assert in_build_context(ARTIFACTS[task]), f".dockerignore keeps {ARTIFACTS[task]} out of the build context"
 
 
 def run_requirements(*extras: str) -> subprocess.CompletedProcess[str]:

@@ -1,17 +1,25 @@
-"""infra/ (Terraform): formatted, and every security check it skips says why. checkov itself runs outside the
-suite (`make checkov`: it needs its own virtual environment); its result is in docs/deployment.md."""
+"""infra/ (Terraform): formatted, one definition per task resource, the state of the single function moved to
+the classification task, the names the release uses, and every security check it skips says why. checkov itself
+runs outside the suite (`make checkov`: it needs its own virtual environment); its result is in
+docs/deployment.md. `terraform validate` needs the AWS provider, which the suite does not download."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from nlpops.deploy.settings import DEFAULT_TASK, parse_env_file, read_settings, task_names
 from tests.cli import REPO_ROOT
 
+INFRA = REPO_ROOT / "infra"
 SKIP = re.compile(r"#\s*checkov:skip=(CKV2?_[A-Z]+_\d+)(?::(.*))?")
+BLOCK = re.compile(r'^(\w+)((?: "[^"]+")*) \{\n(.*?)^\}$', re.MULTILINE | re.DOTALL)  # top level, as fmt writes it
+PER_TASK = ("function.tf", "registry.tf")  # every resource there is one per task
 
 
 @pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
@@ -32,3 +40,75 @@ def test_every_skipped_security_check_is_justified() -> None:
     assert skips
     for name, skip in skips:
         assert skip[2] and len(skip[2].split()) >= 5, f"{name}: {skip[1]} is skipped without a reason"
+
+
+def blocks(kind: str, *files: str) -> list[tuple[str, str]]:
+    """The top-level ``kind`` blocks of these infra/ files (all if none): address (``TYPE.NAME``) and body."""
+    paths = [INFRA / name for name in files] or sorted(INFRA.glob("*.tf"))
+    found = [match for path in paths for match in BLOCK.finditer(path.read_text())]
+    return [(".".join(re.findall(r'"([^"]+)"', match[2])), match[3]) for match in found if match[1] == kind]
+
+
+def test_each_per_task_resource_is_one_definition_iterating_over_the_tasks() -> None:
+    resources = blocks("resource", *PER_TASK)
+    assert len(resources) >= 10
+    for address, body in resources:
+        arguments = re.findall(r"^  (\w+) += ", body, re.MULTILINE)
+        assert "for_each" in arguments and "count" not in arguments, f"{address}: not one instance per task"
+
+
+def test_the_single_functions_state_moves_to_the_classification_task() -> None:
+    """Each resource that existed once before there were tasks is handed to the classification task's instance.
+
+    Without the move, Terraform would destroy the live function (its URL and versions with it) and the image
+    repository, then create new ones. A per-task resource added since needs no move: exclude it here.
+    """
+    per_task = {address for address, _ in blocks("resource", *PER_TASK)}
+    moves = [dict(re.findall(r"^  (from|to) += (\S+)$", body, re.MULTILINE)) for _, body in blocks("moved")]
+    for move in moves:
+        address, _, key = move["to"].partition("[")
+        assert address in per_task and key == f'"{DEFAULT_TASK}"]', move
+        assert move["from"] in (address, f"{address}[0]"), move  # the old single resource, or its count instance
+    assert {move["to"].partition("[")[0] for move in moves} == per_task
+
+
+def local_entries(*names: str) -> str:
+    """These entries of the locals in infra/settings.tf, verbatim, as a locals block of their own."""
+    lines = (INFRA / "settings.tf").read_text().splitlines()
+    picked = []
+    for name in names:
+        start = next(number for number, line in enumerate(lines) if line.startswith(f"  {name} = "))
+        end = lines.index("  }", start) if lines[start].endswith("{") else start
+        picked += lines[start : end + 1]
+    return "locals {\n" + "\n".join(picked) + "\n}\n"
+
+
+@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
+@pytest.mark.parametrize(
+    "deploy_env",
+    [
+        (REPO_ROOT / "deploy.env").read_text(),
+        "AWS_REGION=us-east-1\nNAME_PREFIX=acme\nTASKS=ner:tagger,classification:reviews\nLAMBDA_ALIAS=prod\n",
+    ],
+    ids=["repository", "other"],
+)
+def test_terraform_names_each_tasks_function_and_repository_as_the_release_does(
+    tmp_path: Path, deploy_env: str
+) -> None:
+    """Terraform's own expressions (no provider needed) on a deploy.env, against what `release --task` reads."""
+    (tmp_path / "deploy.env").write_text(deploy_env)
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "locals.tf").write_text(local_entries("settings", "functions"))
+    done = subprocess.run(
+        ["terraform", f"-chdir={tmp_path / 'infra'}", "console"],
+        input="jsonencode(local.functions)\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    by_terraform = json.loads(json.loads(done.stdout))
+    path = tmp_path / "deploy.env"
+    released = {task: read_settings(path, task) for task in task_names(parse_env_file(path)["TASKS"], path)}
+    assert by_terraform == {task: settings.lambda_function for task, settings in released.items()}
+    assert all(settings.ecr_repository == settings.lambda_function for settings in released.values())

@@ -26,7 +26,8 @@ from nlpops.deploy.package import package_artifact
 from nlpops.serving.classification import SERVING
 from nlpops.serving.core import OnnxModel
 from tests.cli import REPO_ROOT
-from tests.ship.dockerfiles import DOCKER, arg_defaults, cmd, env
+from tests.ship.dockerfiles import DOCKER, arg_defaults, cmd, context_sources, env
+from tests.ship.workflows import cd_step, matrix_tasks
 
 DOCKERFILE = DOCKER / "lambda.Dockerfile"
 EVENTS = REPO_ROOT / "events"
@@ -189,3 +190,23 @@ def test_a_missing_model_is_reported_as_an_init_error(tiny_artifact: Path, tmp_p
     api = run_function(task_root, [{"text": "never read"}], tmp_path / "function.log")
     assert api.init_error["errorType"] == "UserError"
     assert "no model artifact at" in api.init_error["errorMessage"]
+
+
+def test_the_artifact_is_a_build_arg_that_defaults_to_text_classification() -> None:
+    """One Dockerfile for every task's image: CD passes each task's artifact, a plain build stays as it was."""
+    artifacts = {entry["task"]: entry["artifact"] for entry in matrix_tasks("image")}
+    assert arg_defaults(DOCKERFILE)["NLPOPS_ARTIFACT"] == artifacts["classification"] == "models/text-classifier-onnx"
+    assert f"{artifacts['classification']}/" in context_sources(DOCKERFILE)  # what COPY takes, at the default
+    name, _ = cd_step("image", "docker/build-push-action")["with"]["build-args"].split("=", 1)
+    assert name in arg_defaults(DOCKERFILE)  # a build arg the Dockerfile does not declare would be ignored
+
+
+def test_the_image_built_with_the_ner_artifact_answers_ner(tiny_ner_artifact: Path, tmp_path: Path) -> None:
+    """The same command, handler and settings serve whichever artifact the build arg put in the image."""
+    text = "maria lopez visited lisbon"
+    api = run_function(make_task_root(tiny_ner_artifact, tmp_path / "task"), [{"text": text}], tmp_path / "log")
+    kind, response = api.results["request-0"]
+    assert kind == "response" and set(response) == {"predictions", "model"}, response
+    [prediction] = response["predictions"]
+    assert prediction["entities"], response
+    assert all(text[entity["start"] : entity["end"]] == entity["text"] for entity in prediction["entities"])

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 
 from nlpops.serving.app import create_app
 from nlpops.serving.settings import Settings
@@ -25,17 +26,32 @@ def queries(dashboard: dict[str, Any]) -> list[str]:
     return [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
 
 
-def test_every_dashboard_query_uses_metrics_the_api_exports(tiny_artifact: Path) -> None:
-    with TestClient(create_app(Settings(artifact_dir=tiny_artifact))) as client:
-        assert client.post("/predict", json={"texts": ["a witty film", "a dull film"]}).status_code == 200
-        assert client.post("/predict", json={"text": " "}).status_code == 422
+def exported_samples(artifact: Path, route: str, texts: list[str]) -> list[Sample]:
+    """The samples of /metrics once the API serving ``artifact`` has answered ``texts`` and one bad request."""
+    with TestClient(create_app(Settings(artifact_dir=artifact))) as client:
+        assert client.post(route, json={"texts": texts}).status_code == 200
+        assert client.post(route, json={"text": " "}).status_code == 422
         exposition = client.get("/metrics").text
-    exported = {sample.name for family in text_string_to_metric_families(exposition) for sample in family.samples}
+    return [sample for family in text_string_to_metric_families(exposition) for sample in family.samples]
+
+
+def test_every_dashboard_query_uses_metrics_the_api_exports(tiny_artifact: Path, tiny_ner_artifact: Path) -> None:
+    """Metric names and the label values they are filtered on (route="/ner", le="0.0"), for either task's API."""
+    samples = exported_samples(tiny_artifact, "/predict", ["a witty film", "a dull film"])
+    samples += exported_samples(tiny_ner_artifact, "/ner", ["the film maria lopez was dull osaka", "the plot"])
+    exported = {sample.name for sample in samples}
     assert DASHBOARDS
     for path in DASHBOARDS:
-        used = {name for query in queries(json.loads(path.read_text())) for name in re.findall(r"nlpops_\w+", query)}
+        exprs = queries(json.loads(path.read_text()))
+        used = {name for query in exprs for name in re.findall(r"nlpops_\w+", query)}
         assert used, path.name
         assert used <= exported, f"{path.name} queries metrics the API does not export: {used - exported}"
+        for query in exprs:
+            for name, matchers in re.findall(r"(nlpops_\w+)\{([^}]*)\}", query):
+                wanted = dict(re.findall(r'(\w+)="([^"]*)"', matchers))
+                assert any(s.name == name and wanted.items() <= s.labels.items() for s in samples), (
+                    f"{path.name}: no {name} sample has {wanted}"
+                )
 
 
 def test_the_dashboards_use_the_provisioned_data_source() -> None:

@@ -7,20 +7,18 @@ import re
 import subprocess
 import sysconfig
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from nlpops import tasks
+from nlpops.deploy.settings import parse_env_file, task_names
 from tests.cli import REPO_ROOT
+from tests.ship.workflows import WORKFLOWS as FOLDER
+from tests.ship.workflows import cd_step, matrix_tasks, workflow
 
-WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
+WORKFLOWS = sorted(FOLDER.glob("*.yml"))
 SCRIPTS = Path(sysconfig.get_path("scripts"))
-
-
-def workflow(name: str) -> dict[str, Any]:
-    loaded = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / name).read_text())
-    loaded["on"] = loaded.pop(True)  # YAML 1.1 reads the key `on` as true
-    return loaded
+DEPLOY_ENV = REPO_ROOT / "deploy.env"
 
 
 def test_actionlint_passes() -> None:
@@ -60,4 +58,30 @@ def test_cd_deploys_pushes_to_main_after_ci_one_at_a_time_with_oidc() -> None:
         [credentials] = [step for step in job["steps"] if "configure-aws-credentials" in step.get("uses", "")]
         assert set(credentials["with"]) == {"role-to-assume", "aws-region"}  # no access keys, ever
     release = [step.get("run", "") for step in cd["jobs"]["release"]["steps"]]
-    assert 'python -m nlpops.deploy release --image-tag "$IMAGE_TAG"' in release
+    assert 'python -m nlpops.deploy release --task "${{ matrix.task }}" --image-tag "$IMAGE_TAG"' in release
+
+
+def test_cd_builds_and_releases_every_task_deploy_env_names() -> None:
+    """Both jobs are a matrix over every task nlpops knows, as deploy.env's TASKS (so Terraform) lists them."""
+    known = {task.config for task in tasks.TASKS.values()}
+    assert set(task_names(parse_env_file(DEPLOY_ENV)["TASKS"], DEPLOY_ENV)) == known
+    for job in ("image", "release"):
+        assert sorted(entry["task"] for entry in matrix_tasks(job)) == sorted(known), job
+        # a failed task stops no other: above all, a release in flight is never cancelled before its rollback
+        assert workflow("cd.yml")["jobs"][job]["strategy"]["fail-fast"] is False
+
+
+def test_each_tasks_image_is_built_from_the_artifact_its_export_stage_writes() -> None:
+    image = workflow("cd.yml")["jobs"]["image"]
+    runs = "\n".join(step.get("run", "") for step in image["steps"])
+    assert 'dvc pull "export@${{ matrix.task }}"' in runs  # dvc.yaml: export@classification, export@ner
+    for entry in matrix_tasks("image"):
+        config = yaml.safe_load((REPO_ROOT / "configs" / "task" / f"{entry['task']}.yaml").read_text())
+        assert entry["artifact"] == config["artifact_dir"].replace("${paths.models_dir}", "models"), entry
+    build = cd_step("image", "docker/build-push-action")["with"]
+    assert build["build-args"] == "NLPOPS_ARTIFACT=${{ matrix.artifact }}"
+    # the layer cache is per task: two tasks writing one cache scope would evict each other's layers
+    assert (
+        "scope=lambda-${{ matrix.task }}" in build["cache-from"]
+        and "scope=lambda-${{ matrix.task }}" in build["cache-to"]
+    )

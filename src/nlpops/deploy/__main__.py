@@ -1,4 +1,4 @@
-"""``python -m nlpops.deploy``: package the model artifact for an image, or release an image to Lambda.
+"""``python -m nlpops.deploy``: package a model artifact for an image, or release a task's image to Lambda.
 
 Exit status: 0 done; 1 the release was not kept (rolled back) or AWS refused a call; 2 bad input, missing
 resources or no credentials, said in one ``error:`` line.
@@ -15,12 +15,13 @@ from functools import partial
 from pathlib import Path
 
 from nlpops.deploy.package import package_artifact
-from nlpops.deploy.settings import DEFAULT_PATH, read_settings
+from nlpops.deploy.settings import DEFAULT_PATH, DEFAULT_TASK, read_settings
 from nlpops.errors import UserError
 
 EXAMPLES = """examples:
-  python -m nlpops.deploy package models/text-classifier-onnx /model --variant int8   (in the image build)
-  python -m nlpops.deploy release --image-tag "$GITHUB_SHA"                          (in CD, after the push)
+  python -m nlpops.deploy package models/ner-onnx /model --variant int8      (in the image build)
+  python -m nlpops.deploy env --task ner >> "$GITHUB_ENV"                    (in CD: the task's AWS names)
+  python -m nlpops.deploy release --task ner --image-tag "$GITHUB_SHA"       (in CD, after the push)
 """
 IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # what ECR accepts as a tag
 
@@ -53,13 +54,19 @@ def run_package(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_env(args: argparse.Namespace) -> int:
+    """CD appends these lines to ``$GITHUB_ENV``: its jobs use the names deploy.env gives, never their own."""
+    print(read_settings(args.settings, args.task).as_env(), end="")
+    return 0
+
+
 def run_release(args: argparse.Namespace) -> int:
     # imported here: boto3 is absent where `package` runs (the image build, before dependencies are installed)
     from botocore.exceptions import BotoCoreError, ClientError
 
     from nlpops.deploy.release import ReleaseFailed, release
 
-    settings = read_settings(args.settings)
+    settings = read_settings(args.settings, args.task)
     progress = partial(print, file=sys.stderr)
     try:
         done = release(settings, args.image_tag, args.smoke_url, args.smoke_timeout, log=progress)
@@ -73,6 +80,14 @@ def run_release(args: argparse.Namespace) -> int:
     model = " ".join(done.smoke.model.values())
     print(f"released {done.image_uri} as {alias} version {done.version} (was {done.previous_version}), model {model}")
     return 0
+
+
+def add_task_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which task's function, and the file naming it: the same options for every command that reads deploy.env."""
+    parser.add_argument(
+        "--task", default=DEFAULT_TASK, help=f"the task, as deploy.env's TASKS names it (default: {DEFAULT_TASK})"
+    )
+    parser.add_argument("--settings", type=Path, default=DEFAULT_PATH, help=f"settings file (default: {DEFAULT_PATH})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,12 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
     package.add_argument("--variant", default="int8", help="the model the image serves: int8 (default) or fp32")
     package.set_defaults(run=run_package)
 
+    env = commands.add_parser(
+        "env", help="print a task's AWS names (region, repository, function, alias) as KEY=value lines, for CD"
+    )
+    add_task_arguments(env)
+    env.set_defaults(run=run_env)
+
     release = commands.add_parser(
         "release",
         help="deploy an image pushed to ECR: new Lambda version, alias moved, smoke test, rollback on failure",
     )
+    add_task_arguments(release)
     release.add_argument("--image-tag", type=image_tag, required=True, help="the pushed image's tag (the commit SHA)")
-    release.add_argument("--settings", type=Path, default=DEFAULT_PATH, help=f"settings file (default: {DEFAULT_PATH})")
     release.add_argument("--smoke-url", type=http_url, help="base URL to test (default: the alias's Function URL)")
     release.add_argument(
         "--smoke-timeout", type=positive_seconds, default=120.0, help="seconds to wait for good answers (default: 120)"

@@ -1,10 +1,11 @@
-"""Release an image to the Lambda function: publish it as a version, move the alias, smoke-test, roll back.
+"""Release an image to a task's Lambda function: publish it as a version, move the alias, smoke-test, roll back.
 
 Traffic reaches the function through an alias (``live``): the Function URL and the provisioned concurrency
 belong to the alias, not to ``$LATEST``. A release points ``$LATEST`` at the new image, waits until Lambda
 has taken it, publishes it as a new immutable version and moves the alias there. If the smoke test fails,
 the alias moves back to the version it had, which still holds the previous image: a rollback is one API
-call, with no rebuild and no image pull.
+call, with no rebuild and no image pull. Each task has its own function and repository (``deploy.env``), and
+the smoke test is that task's own check.
 """
 
 from __future__ import annotations
@@ -107,7 +108,7 @@ def release(
         point_alias(lam, function, alias, version)
         log(f"alias    {function}:{alias} -> version {version}")
     try:
-        smoke = smoke_test(url, smoke_timeout)
+        smoke = smoke_test(url, smoke_timeout, task=settings.task)
     except SmokeTestFailed as err:
         if version == previous:
             raise ReleaseFailed(f"smoke test failed: {err} (version {version} was already live)") from None

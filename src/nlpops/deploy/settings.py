@@ -1,7 +1,9 @@
 """Deployment settings from ``deploy.env``, the one file that names the AWS region and resources.
 
-The CD workflow appends its ``KEY=value`` lines to the job environment, Terraform parses them
-(``infra/settings.tf``) and the release command reads them here, so a name is written once.
+The CD workflow loads a task's settings into its job environment (``python -m nlpops.deploy env``), Terraform
+parses the file (``infra/settings.tf``) and the release command reads it here, so a name is written once. Each
+task ships as its own Lambda function, with an ECR repository of the same name: ``NAME_PREFIX-NAME``, where
+``TASKS`` pairs the task (its config name, as in ``configs/task/<config>.yaml``) with its ``NAME``.
 """
 
 from __future__ import annotations
@@ -10,23 +12,30 @@ import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from nlpops import tasks
 from nlpops.errors import UserError
 
 DEFAULT_PATH = Path("deploy.env")
+DEFAULT_TASK = "classification"  # what `release` ships without --task: the one function there was at first
+REQUIRED = ("AWS_REGION", "NAME_PREFIX", "TASKS", "LAMBDA_ALIAS")
 _LINE = re.compile(r"([A-Z][A-Z0-9_]*)=([^\s\"']+)")  # $GITHUB_ENV and Terraform would keep quotes as text
+_PAIR = re.compile(r"([a-z][a-z0-9_-]*):([a-z0-9][a-z0-9-]*)")  # TASK:NAME, NAME as Lambda and ECR accept it
 
 
 @dataclass(frozen=True)
 class DeploySettings:
-    """What a release needs: where the images are and which function alias serves traffic.
-
-    Each field is the upper-cased ``deploy.env`` key: ``aws_region`` is ``AWS_REGION``.
-    """
+    """What a release of one task needs: where its images are, which alias serves it, which check judges it."""
 
     aws_region: str
     ecr_repository: str
     lambda_function: str
     lambda_alias: str
+    task: str = tasks.CLASSIFICATION  # the nlpops.tasks name, whose smoke check the release must pass
+
+    def as_env(self) -> str:
+        """The AWS names as ``KEY=value`` lines for a CD job's environment (``$GITHUB_ENV``)."""
+        names = [field.name for field in fields(self) if field.name != "task"]
+        return "".join(f"{name.upper()}={getattr(self, name)}\n" for name in names)
 
 
 def parse_env_file(path: Path) -> dict[str, str]:
@@ -49,10 +58,38 @@ def parse_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def read_settings(path: Path = DEFAULT_PATH) -> DeploySettings:
+def task_names(text: str, path: Path) -> dict[str, str]:
+    """``TASKS`` as {config name: resource name}: each a task nlpops knows, each task and name once.
+
+    Terraform creates a function for every pair, so a typo would be a stray function: the release refuses it,
+    and a test reads the repository's file.
+    """
+    pairs = [_PAIR.fullmatch(item) for item in text.split(",")]
+    if not all(pairs):
+        raise UserError(f"{path}: TASKS must be TASK:NAME pairs separated by commas, got {text!r}")
+    names = {pair[1]: pair[2] for pair in pairs if pair}
+    if len(names) != len(pairs) or len(set(names.values())) != len(pairs):
+        raise UserError(f"{path}: TASKS names a task or a NAME twice: {text!r}")
+    known = _by_config()
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise UserError(f"{path}: TASKS names {', '.join(unknown)}, not a task (known: {', '.join(sorted(known))})")
+    return names
+
+
+def read_settings(path: Path = DEFAULT_PATH, task: str = DEFAULT_TASK) -> DeploySettings:
+    """The settings that release ``task`` (a config name, e.g. ``ner``): its own function and repository."""
     values = parse_env_file(path)
-    keys = [field.name.upper() for field in fields(DeploySettings)]
-    missing = [key for key in keys if key not in values]
+    missing = [key for key in REQUIRED if key not in values]
     if missing:
         raise UserError(f"{path} lacks {', '.join(missing)}")
-    return DeploySettings(*(values[key] for key in keys))
+    names = task_names(values["TASKS"], path)
+    if task not in names:
+        raise UserError(f"unknown task '{task}': {path} deploys {', '.join(names)} (its TASKS)")
+    name = f"{values['NAME_PREFIX']}-{names[task]}"
+    return DeploySettings(values["AWS_REGION"], name, name, values["LAMBDA_ALIAS"], task=_by_config()[task].name)
+
+
+def _by_config() -> dict[str, tasks.Task]:
+    """The tasks nlpops knows, by the config name deploy.env and ``--task`` use (``ner``, not its task name)."""
+    return {task.config: task for task in tasks.TASKS.values()}
