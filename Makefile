@@ -1,14 +1,18 @@
 # Every command a user needs; `make help` lists them. Targets install the environment on first use.
 SHELL := /bin/bash
 VENV ?= .venv
+# the drift report's own venv: Evidently needs pandas<3, the main lock has pandas 3
+MONITOR_VENV ?= .venv-monitor
 PYTHON := $(VENV)/bin/python
 PIP := $(PYTHON) -m pip
 TORCH := torch==2.13.0
 EXTRAS ?= train,export,serve,lambda,dvc,deploy,dev
 ARGS ?=
+# the branches of dvc.yaml (configs/task/<task>.yaml)
+PIPELINE_TASKS := classification ner
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-fast lint lint-ship checkov stack format data repro params plots export serve predict lambda-invoke fuzz-api bench bench-train load-test lock clean
+.PHONY: help install train test test-fast lint lint-ship checkov stack format data repro params register promote plots export serve predict lambda-invoke fuzz-api bench bench-train bench-ner load-test lock lock-monitor monitor-env drift clean
 
 help: ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,10 +29,10 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 train: install ## train the default model (pass overrides with ARGS="trainer.max_epochs=5")
 	$(PYTHON) train.py $(ARGS)
 
-test: install ## run the whole test suite (fast tests + the slow ones on the real model and data)
+test: install monitor-env ## run the whole test suite (fast tests + the slow ones on the real model and data)
 	$(PYTHON) -m pytest $(ARGS)
 
-test-fast: install ## run the fast tests only (tiny random models, no downloads)
+test-fast: install monitor-env ## run the fast tests only (tiny random models, no downloads)
 	$(PYTHON) -m pytest -m "not slow" $(ARGS)
 
 lint: install ## ruff lint and format check
@@ -39,6 +43,16 @@ lint-ship: install ## lint what ships: Dockerfiles (hadolint), workflows (action
 	$(VENV)/bin/hadolint docker/*.Dockerfile
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/actionlint
 	terraform fmt -check -recursive infra
+
+monitor-env: $(MONITOR_VENV)/.installed ## create .venv-monitor: Evidently for drift reports (its own venv and lock)
+
+$(MONITOR_VENV)/.installed: pyproject.toml constraints-monitor.txt
+	test -d $(MONITOR_VENV) || python3 -m venv $(MONITOR_VENV)
+	$(MONITOR_VENV)/bin/python -m pip install --quiet -c constraints-monitor.txt -e ".[monitor]"
+	touch $@
+
+drift: monitor-env ## drift report: the prediction log against the test split (CURRENT=path, ARGS="--task ner"); exit 1 on drift
+	DO_NOT_TRACK=1 $(MONITOR_VENV)/bin/python -m nlpops.monitor drift --current $(or $(CURRENT),logs/predictions.jsonl) --html reports/drift.html $(ARGS)
 
 checkov: ## security scan of infra/, docker/ and .github/ (checkov runs in its own venv, .venv-checkov)
 	test -x .venv-checkov/bin/checkov || { python3 -m venv .venv-checkov && .venv-checkov/bin/pip install --quiet checkov==3.3.30; }
@@ -53,14 +67,20 @@ format: install ## apply ruff fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-data: install ## data/raw (data.dvc) re-created offline from its pinned asset, then data/prepared (with S3: `dvc pull`)
-	$(PYTHON) prepare.py $(ARGS)
+data: install ## data/raw (data.dvc) re-created offline from its pinned assets, then data/prepared (with S3: `dvc pull`)
+	$(foreach task,$(PIPELINE_TASKS),$(PYTHON) prepare.py task=$(task) $(ARGS) &&) true
 
-repro: data ## the DVC pipeline: prepare → train → export → evaluate, running only what changed
+repro: data ## the DVC pipeline, each task's branch: prepare → train → export → evaluate, running only what changed
 	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro $(ARGS)
 
-params: install ## regenerate params.yaml from configs/ (as `dvc exp run -S` does); ARGS: Hydra overrides
+params: install ## regenerate params.yaml and params_ner.yaml from configs/ (as `dvc exp run -S` does); ARGS: overrides
 	$(PYTHON) -m nlpops.utils.dvc_params $(ARGS)
+
+register: install ## register the model the pipeline produced as its next version: make register MODEL=ner [BUMP=minor]
+	$(PYTHON) -m nlpops.registry register $(or $(MODEL),text-classifier) --bump $(or $(BUMP),patch)
+
+promote: install ## release what a stage tag names (CD does this on a pushed tag): make promote TAG='ner#prod#3'
+	$(PYTHON) -m nlpops.deploy promote --tag '$(TAG)'
 
 plots: install ## render `dvc plots` offline into dvc_plots/index.html (ARGS: revisions to compare)
 	$(PYTHON) -m nlpops.utils.dvc_plots $(ARGS)
@@ -86,12 +106,19 @@ bench: install ## PyTorch fp32 vs ONNX fp32 vs ONNX INT8: latency, throughput, c
 bench-train: install ## training throughput: samples/s of the real training loop, fp32 and bf16
 	$(PYTHON) benchmarks/train_throughput.py $(ARGS)
 
-load-test: install ## requests/s and latency of the API under wrk (starts its own server; needs Debian's wrk)
+bench-ner: install ## NER: `train.py task=ner` vs a run_ner-style Hugging Face Trainer: test entity F1, wall time
+	$(PYTHON) benchmarks/ner_baseline.py $(ARGS)
+
+load-test: install ## requests/s and latency of the API under wrk (starts its own server; needs Debian's wrk); NER: ARGS="--artifact models/ner-onnx"
 	$(PYTHON) benchmarks/load_test.py $(ARGS)
 
 lock: install ## refresh constraints.txt from the current environment
 	{ head -2 constraints.txt; $(PIP) freeze --exclude-editable | grep -v -E '^(torch|nlpops)=='; } > constraints.tmp
 	mv constraints.tmp constraints.txt
+
+lock-monitor: monitor-env ## refresh constraints-monitor.txt from .venv-monitor
+	{ head -2 constraints-monitor.txt; $(MONITOR_VENV)/bin/python -m pip freeze --exclude-editable | grep -v '^nlpops=='; } > constraints-monitor.tmp
+	mv constraints-monitor.tmp constraints-monitor.txt
 
 clean: ## remove run outputs and caches (keeps .venv and models/)
 	rm -rf logs outputs multirun wandb dvc_plots .pytest_cache .ruff_cache .hypothesis .schemathesis

@@ -1,7 +1,8 @@
-# One Lambda function per task (local.functions), each with its `live` alias and the alias's public Function
-# URL. CD releases a commit by publishing each task's image as a new version and moving that function's alias
-# (src/nlpops/deploy/release.py); Terraform creates a function once (var.image_tag) and leaves its image and the
-# alias's version to CD.
+# One Lambda function per task (local.functions), each with an alias per registry stage (STAGES: `staging`,
+# `prod`) and each alias's public Function URL. CD releases a commit by publishing each task's image as a new
+# version and moving that function's `staging` alias, and a stage tag (`gto assign`) by moving the stage's alias
+# (src/nlpops/deploy/release.py); Terraform creates a function once (var.image_tag) and leaves its image, its
+# environment (the model's registry name, version and stage) and the aliases' versions to CD.
 
 data "aws_iam_policy_document" "lambda_assume" {
   statement {
@@ -67,7 +68,7 @@ resource "aws_lambda_function" "api" {
   for_each = local.created_functions
 
   function_name                  = each.value
-  description                    = "${replace(each.value, "-", " ")} (FastAPI + ONNX Runtime), served through the live alias"
+  description                    = "${replace(each.value, "-", " ")} (FastAPI + ONNX Runtime), served through its stage aliases"
   role                           = aws_iam_role.function[each.key].arn
   package_type                   = "Image"
   image_uri                      = "${aws_ecr_repository.lambda[each.key].repository_url}:${coalesce(var.image_tag, "released-by-cd")}"
@@ -87,28 +88,28 @@ resource "aws_lambda_function" "api" {
   }
 
   lifecycle {
-    ignore_changes = [image_uri] # CD deploys images: after the creation this value is never used
+    ignore_changes = [image_uri, environment] # CD deploys images and sets NLPOPS_MODEL_* for each version
   }
 
   depends_on = [aws_iam_role_policy.function, aws_ecr_repository_policy.lambda]
 }
 
-resource "aws_lambda_alias" "live" {
-  for_each = aws_lambda_function.api
+resource "aws_lambda_alias" "stage" {
+  for_each = { for key, alias in local.aliases : key => alias if contains(keys(aws_lambda_function.api), alias.task) }
 
-  name             = local.settings.LAMBDA_ALIAS
-  description      = "The version serving traffic; CD moves it on each release and back on a failed smoke test"
-  function_name    = each.value.function_name
-  function_version = each.value.version
+  name             = each.value.stage
+  description      = "The version serving the ${each.value.stage} stage; CD moves it on each release and back on a failed smoke test"
+  function_name    = aws_lambda_function.api[each.value.task].function_name
+  function_version = aws_lambda_function.api[each.value.task].version
 
   lifecycle {
     ignore_changes = [function_version] # CD moves the alias
   }
 }
 
-resource "aws_lambda_function_url" "live" {
+resource "aws_lambda_function_url" "stage" {
   #checkov:skip=CKV_AWS_258:a public prediction API by design; reserved concurrency caps what anonymous traffic can cost
-  for_each = aws_lambda_alias.live
+  for_each = aws_lambda_alias.stage
 
   function_name      = each.value.function_name
   qualifier          = each.value.name
@@ -119,7 +120,7 @@ resource "aws_lambda_function_url" "live" {
 # A URL with auth type NONE needs both statements (lambda:InvokeFunction only through the URL).
 resource "aws_lambda_permission" "url" {
   #checkov:skip=CKV_AWS_301:public by design: anyone may call the Function URL (auth type NONE), and only the URL
-  for_each = aws_lambda_alias.live
+  for_each = aws_lambda_alias.stage
 
   statement_id           = "PublicFunctionUrl"
   action                 = "lambda:InvokeFunctionUrl"
@@ -131,7 +132,7 @@ resource "aws_lambda_permission" "url" {
 
 resource "aws_lambda_permission" "url_invoke" {
   #checkov:skip=CKV_AWS_301:public by design, and limited to invocations that come through the Function URL
-  for_each = aws_lambda_alias.live
+  for_each = aws_lambda_alias.stage
 
   statement_id             = "PublicFunctionUrlInvoke"
   action                   = "lambda:InvokeFunction"
@@ -141,8 +142,12 @@ resource "aws_lambda_permission" "url_invoke" {
   invoked_via_function_url = true
 }
 
-resource "aws_lambda_provisioned_concurrency_config" "live" {
-  for_each = { for task, alias in aws_lambda_alias.live : task => alias if var.provisioned_concurrency > 0 }
+# Warm environments for the promoted stages only: the alias a push to main moves (staging) takes cold starts.
+resource "aws_lambda_provisioned_concurrency_config" "stage" {
+  for_each = {
+    for key, alias in aws_lambda_alias.stage : key => alias
+    if var.provisioned_concurrency > 0 && alias.name != local.settings.LAMBDA_ALIAS
+  }
 
   function_name                     = each.value.function_name
   qualifier                         = each.value.name

@@ -103,6 +103,7 @@ data "aws_iam_policy_document" "github_deploy" {
       "lambda:PublishVersion",
       "lambda:UpdateAlias",
       "lambda:UpdateFunctionCode",
+      "lambda:UpdateFunctionConfiguration", # NLPOPS_MODEL_* of the version a release publishes
     ]
     resources = flatten([for arn in values(local.function_arns) : [arn, "${arn}:*"]])
   }

@@ -1,8 +1,12 @@
 # Before one function per task, infra/ made a single function (resources with count, or single ones). These
 # blocks hand that state to the classification task's instances, so the first apply after the upgrade keeps the
-# function, its versions, alias, Function URL, log group and ECR repository (same names) instead of destroying
-# and recreating them. Terraform ignores a block whose old address is not in the state (a new setup). Delete
-# them once every state of this stack has been applied with them.
+# function, its versions, log group and ECR repository (same names) instead of destroying and recreating them.
+# Terraform ignores a block whose old address is not in the state (a new setup). Delete them once every state
+# of this stack has been applied with them.
+#
+# The `live` alias, its Function URL, permissions and provisioned concurrency have no block: the registry's
+# stages replaced that alias by `staging` and `prod` (deploy.env STAGES), and a renamed alias is a new alias with a
+# new URL whatever its address, so the first apply after that upgrade deletes `live` (docs/registry.md).
 
 moved {
   from = aws_iam_role.function
@@ -22,31 +26,6 @@ moved {
 moved {
   from = aws_lambda_function.api[0]
   to   = aws_lambda_function.api["classification"]
-}
-
-moved {
-  from = aws_lambda_alias.live[0]
-  to   = aws_lambda_alias.live["classification"]
-}
-
-moved {
-  from = aws_lambda_function_url.live[0]
-  to   = aws_lambda_function_url.live["classification"]
-}
-
-moved {
-  from = aws_lambda_permission.url[0]
-  to   = aws_lambda_permission.url["classification"]
-}
-
-moved {
-  from = aws_lambda_permission.url_invoke[0]
-  to   = aws_lambda_permission.url_invoke["classification"]
-}
-
-moved {
-  from = aws_lambda_provisioned_concurrency_config.live[0]
-  to   = aws_lambda_provisioned_concurrency_config.live["classification"]
 }
 
 moved {

@@ -14,6 +14,6 @@ output "dvc_remote" {
 }
 
 output "function_urls" {
-  description = "The public URL of each task's live alias, by task (a task is absent until its function exists: set image_tag)."
-  value       = { for task, url in aws_lambda_function_url.live : task => url.function_url }
+  description = "The public URL of each task's stage alias, by TASK/STAGE (a task is absent until its function exists: set image_tag)."
+  value       = { for key, url in aws_lambda_function_url.stage : key => url.function_url }
 }

@@ -19,6 +19,14 @@ locals {
   function_arns = {
     for task, name in local.functions : task => "arn:aws:lambda:${local.settings.AWS_REGION}:${local.account_id}:function:${name}"
   }
+  # The aliases of each created function, one per registry stage of STAGES ("staging", "prod"), keyed TASK/STAGE.
+  # CD moves LAMBDA_ALIAS on each push to main and another stage's alias on a stage tag (docs/registry.md).
+  aliases = {
+    for pair in setproduct(keys(local.functions), split(",", local.settings.STAGES)) : "${pair[0]}/${pair[1]}" => {
+      task  = pair[0]
+      stage = pair[1]
+    }
+  }
   # A function is created once its first image exists (var.image_tag) and kept from then on, set or not:
   # CD owns its image, and an apply without image_tag must never destroy it.
   created_functions = {

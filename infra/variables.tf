@@ -68,7 +68,7 @@ variable "reserved_concurrency" {
 }
 
 variable "provisioned_concurrency" {
-  description = "Execution environments kept initialised on each live alias (no cold starts; billed while idle). 0: none."
+  description = "Execution environments kept initialised on each promoted stage's alias (prod; not staging): no cold starts, billed while idle. 0: none."
   type        = number
   default     = 0
 

@@ -85,13 +85,14 @@ def test_eval_config_evaluates_nothing_until_told_what():
     assert cfg.ckpt_path is None and cfg.artifact_dir is None and cfg.variant == "int8"
 
 
-def test_params_yaml_is_what_dvc_composes_from_configs(tmp_path):
-    """params.yaml (what the pipeline runs on) must not drift from configs/: run `make params` if this fails."""
+@pytest.mark.parametrize(("config", "params_file"), [("pipeline", "params.yaml"), ("pipeline_ner", "params_ner.yaml")])
+def test_params_files_are_what_dvc_composes_from_configs(tmp_path, config, params_file):
+    """The params files (what the pipeline runs on) must not drift from configs/: run `make params` if this fails."""
     from dvc.utils.hydra import compose_and_dump
 
-    composed = tmp_path / "params.yaml"
-    compose_and_dump(composed, str(CONFIGS), None, "pipeline", str(CONFIGS.parent), [])
-    assert composed.read_text() == (CONFIGS.parent / "params.yaml").read_text()
+    composed = tmp_path / params_file
+    compose_and_dump(composed, str(CONFIGS), None, config, str(CONFIGS.parent), [])
+    assert composed.read_text() == (CONFIGS.parent / params_file).read_text()
 
 
 def test_pipeline_params_keep_run_time_values_for_the_stages_to_resolve():
@@ -101,6 +102,15 @@ def test_pipeline_params_keep_run_time_values_for_the_stages_to_resolve():
     assert unresolved["trainer"]["precision"] == "${cpu_precision:}"
     assert params.data.source == params.prepare.output and params.data.split_column == "split"
     assert params.model_dir == "./models/text-classifier" and params.artifact_dir == "./models/text-classifier-onnx"
+
+
+def test_each_pipeline_branch_keeps_its_own_data_models_reports_and_run_folder():
+    branches = {name: OmegaConf.load(CONFIGS.parent / name) for name in ("params.yaml", "params_ner.yaml")}
+    for field in ("task_name", "prepare.raw_file", "data.source", "model_dir", "artifact_dir", "metrics_file"):
+        values = {OmegaConf.select(params, field) for params in branches.values()}
+        assert len(values) == len(branches), field
+    assert branches["params_ner.yaml"].task_name == tasks.TOKEN_CLASSIFICATION
+    assert branches["params_ner.yaml"].paths.output_dir == "./logs/pipeline/ner/train"
 
 
 def test_default_run_is_the_offline_minilm_sentiment_model():

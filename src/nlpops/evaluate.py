@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,8 @@ from omegaconf import DictConfig
 from nlpops.data.base import TransformerDataModule
 from nlpops.errors import UserError
 from nlpops.serving.core import OnnxModel
-from nlpops.serving.task import serving_for
+from nlpops.serving.prediction_log import ModelIdentity, RecordBuilder, write_records
+from nlpops.serving.task import Evaluation, TaskServing, serving_for
 from nlpops.train import metric_values
 from nlpops.utils.files import atomic_file
 from nlpops.utils.instantiate import build, build_all, check_config
@@ -38,14 +40,28 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
 
 def evaluate_artifact(cfg: DictConfig) -> dict[str, float]:
-    """The task's test metrics of the artifact's model; ``predictions_file`` gets a row per test example."""
+    """The task's test metrics of the artifact's model; ``predictions_file`` gets a row per test example, and
+    ``reference_file`` a prediction-log record per test text (no text): the drift report's reference."""
     check_config(cfg, "data")
     model = OnnxModel.load(Path(cfg.artifact_dir), cfg.get("variant", "int8"))
     test = build(cfg, "data").load_splits()["test"]
-    evaluation = serving_for(model.manifest.task).evaluate(model, test)
+    serving = serving_for(model.manifest.task)
+    evaluation = serving.evaluate(model, test)
     if cfg.get("predictions_file"):
         _write_rows(Path(cfg.predictions_file), evaluation.rows)
+    if cfg.get("reference_file"):
+        _write_reference(Path(cfg.reference_file), model, serving, evaluation)
     return evaluation.metrics
+
+
+def _write_reference(path: Path, model: OnnxModel, serving: TaskServing, evaluation: Evaluation) -> None:
+    """The records serving would have logged for the test texts, stamped with the model's training time (not
+    now), so that the same model always gives the same file."""
+    identity = ModelIdentity(model.directory.absolute().name.removesuffix("-onnx"), None, None)
+    trained = model.manifest.source.get("training", {}).get("created_at")
+    at = datetime.fromisoformat(trained).timestamp() if trained else None
+    builder = RecordBuilder(serving, model, identity, source="evaluate")
+    write_records(path, builder.records(evaluation.texts, evaluation.answers, request_id="evaluate", at=at))
 
 
 def _write_rows(path: Path, rows: Sequence[dict[str, str]]) -> None:

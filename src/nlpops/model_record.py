@@ -2,7 +2,8 @@
 
 It says what the model does (task, labels), what it learnt from (data fingerprint and split sizes), how
 (the resolved Hydra config, the code's commit, library versions), how well (metrics) and when. It travels
-with the model through ``dvc push``, and ``python export.py`` copies it into the serving artifact.
+with the model through ``dvc push``, and ``python export.py`` copies it into the serving artifact. Its readable
+face is the folder's ``README.md``, a Hugging Face model card made from it (``nlpops.model_card``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from nlpops.data.base import SPLITS, TransformerDataModule
+from nlpops.model_card import write_card
 from nlpops.utils.provenance import MANIFEST, git_commit, now, versions
 
 LIBRARIES = ("torch", "lightning", "transformers", "tokenizers")
@@ -55,4 +57,9 @@ def _labels(model_kwargs: dict[str, Any]) -> list[str] | None:
 
 
 def write_record(model_dir: Path, record: dict[str, Any]) -> None:
+    """Write the record, and the model card (README.md) made from it, into ``model_dir``.
+
+    ``model_dir`` may be a scratch folder that becomes the configured one, whose name heads the card.
+    """
     (Path(model_dir) / MANIFEST).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    write_card(model_dir, Path(record["config"].get("model_dir") or model_dir).name)

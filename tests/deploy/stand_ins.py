@@ -21,15 +21,21 @@ DEPLOY_ENV = {
     "NAME_PREFIX": "nlpops",
     "TASKS": "classification:test,ner:test-ner",
     "LAMBDA_ALIAS": "live",
+    "STAGES": "live,prod",
 }
 SETTINGS = DeploySettings(
-    aws_region="eu-west-1", ecr_repository="nlpops-test", lambda_function="nlpops-test", lambda_alias="live"
+    aws_region="eu-west-1",
+    ecr_repository="nlpops-test",
+    lambda_function="nlpops-test",
+    lambda_alias="live",
+    model="test",
 )
 NER_SETTINGS = DeploySettings(
     aws_region="eu-west-1",
     ecr_repository="nlpops-test-ner",
     lambda_function="nlpops-test-ner",
     lambda_alias="live",
+    model="test-ner",
     task=tasks.TOKEN_CLASSIFICATION,
 )
 READY = {"status": "ready", "model": {"variant": "int8", "version": "0123456789ab"}, "labels": LABELS}
@@ -73,16 +79,17 @@ class Stack:
         return stack
 
     def add_function(self) -> Stack:
-        """The function from image v1 (version 1), its live alias and the alias's URL: `apply -var image_tag=v1`."""
+        """The function from image v1 (version 1), an alias per stage and its URL: `apply -var image_tag=v1`."""
         iam = boto3.session.Session(region_name=self.settings.aws_region).client("iam")
-        name, alias = self.settings.lambda_function, self.settings.lambda_alias
+        name = self.settings.lambda_function
         role = iam.create_role(RoleName=f"{name}-function", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         image = f"{self.repository_uri()}:v1"
         self.lam.create_function(
             FunctionName=name, Role=role, PackageType="Image", Code={"ImageUri": image}, Publish=True
         )
-        self.lam.create_alias(FunctionName=name, Name=alias, FunctionVersion="1")
-        self.lam.create_function_url_config(FunctionName=name, Qualifier=alias, AuthType="NONE")
+        for alias in DEPLOY_ENV["STAGES"].split(","):
+            self.lam.create_alias(FunctionName=name, Name=alias, FunctionVersion="1")
+            self.lam.create_function_url_config(FunctionName=name, Qualifier=alias, AuthType="NONE")
         return self
 
     def repository_uri(self) -> str:
@@ -98,10 +105,10 @@ class Stack:
         repository = self.settings.ecr_repository
         self.ecr.put_image(repositoryName=repository, imageManifest=json.dumps(manifest), imageTag=tag)
 
-    def live(self) -> dict[str, Any]:
-        """The configuration of the version the alias points at."""
-        live = self.lam.get_function(FunctionName=self.settings.lambda_function, Qualifier=self.settings.lambda_alias)
-        return live["Configuration"]
+    def live(self, alias: str | None = None) -> dict[str, Any]:
+        """The configuration of the version ``alias`` (default: the one a push to main moves) points at."""
+        qualifier = alias or self.settings.lambda_alias
+        return self.lam.get_function(FunctionName=self.settings.lambda_function, Qualifier=qualifier)["Configuration"]
 
     def versions(self) -> list[str]:
         listed = self.lam.list_versions_by_function(FunctionName=self.settings.lambda_function)["Versions"]

@@ -72,14 +72,18 @@ def test_an_image_never_pushed_stops_the_release_before_any_change(
     stack: Stack, healthy_api: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert release(stack, "v9", healthy_api) == 2
-    assert capsys.readouterr().err.strip() == "error: no image tagged v9 in ECR repository nlpops-test: push it first"
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "error: no image tagged v9 in ECR repository nlpops-test: "
+        "push it first (CD builds one per commit pushed to main)"
+    )
     assert stack.versions() == ["$LATEST", "1"] and stack.live()["Version"] == "1"
 
 
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
-        ({"LAMBDA_ALIAS": "canary"}, "canary"),
+        ({"LAMBDA_ALIAS": "canary", "STAGES": "live,prod,canary"}, "canary"),  # a stage not applied yet
         ({"NAME_PREFIX": "other"}, "no ECR repository other-test in eu-west-1"),
     ],
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import os
 import re
 import subprocess
@@ -14,7 +15,7 @@ import yaml
 
 from nlpops import tasks
 from nlpops.deploy.__main__ import main
-from nlpops.deploy.settings import DeploySettings, parse_env_file, read_settings, task_names
+from nlpops.deploy.settings import DeploySettings, parse_env_file, read_settings, task_names, task_of_model
 from nlpops.errors import UserError
 from tests.cli import REPO_ROOT
 from tests.deploy.stand_ins import NER_SETTINGS, SETTINGS, write_settings
@@ -27,10 +28,41 @@ LOAD_STEP = 'PYTHONPATH=src python3 -m nlpops.deploy env --task "${{ matrix.task
 def test_the_repository_settings_name_a_function_per_task() -> None:
     classification, ner = read_settings(DEPLOY_ENV), read_settings(DEPLOY_ENV, "ner")
     # the first function keeps its name (and so its URL): infra/moved.tf hands its state to the classification task
-    assert classification == DeploySettings(
-        "eu-west-1", "nlpops-text-classifier", "nlpops-text-classifier", "live", tasks.CLASSIFICATION
-    )
-    assert ner == DeploySettings("eu-west-1", "nlpops-ner", "nlpops-ner", "live", tasks.TOKEN_CLASSIFICATION)
+    name = "nlpops-text-classifier"
+    assert classification == DeploySettings("eu-west-1", name, name, "staging", "text-classifier", tasks.CLASSIFICATION)
+    assert ner == DeploySettings("eu-west-1", "nlpops-ner", "nlpops-ner", "staging", "ner", tasks.TOKEN_CLASSIFICATION)
+    assert read_settings(DEPLOY_ENV, "ner", "prod").lambda_alias == "prod"
+
+
+def test_every_deployed_model_is_declared_in_the_registry() -> None:
+    """A stage tag names a model by its artifacts.yaml name; the release finds its function by TASKS' NAME."""
+    declared = yaml.safe_load((REPO_ROOT / "artifacts.yaml").read_text())
+    deployed = task_names(parse_env_file(DEPLOY_ENV)["TASKS"], DEPLOY_ENV)
+    assert set(declared) == set(deployed.values())
+    assert all(entry["type"] == "model" for entry in declared.values())
+
+
+def test_a_stage_reads_as_its_alias_and_a_model_as_its_task(tmp_path: Path) -> None:
+    path = write_settings(tmp_path / "deploy.env")
+    assert read_settings(path, "ner", "prod") == dataclasses.replace(NER_SETTINGS, lambda_alias="prod")
+    assert task_of_model(path, "test-ner") == "ner"
+    with pytest.raises(UserError, match=r"unknown model 'text-classifier': .* deploys test, test-ner"):
+        task_of_model(path, "text-classifier")
+    with pytest.raises(UserError, match=r"no alias for stage 'qa': .* gives each function live, prod \(its STAGES\)"):
+        read_settings(path, "ner", "qa")
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"STAGES": "staging,prod"}, "LAMBDA_ALIAS=live is not one of STAGES=staging,prod"),
+        ({"STAGES": "live,Prod"}, "STAGES must be distinct lower-case names"),
+        ({"STAGES": "live,live"}, "STAGES must be distinct lower-case names"),
+    ],
+)
+def test_a_bad_stage_list_is_refused(tmp_path: Path, changes: dict[str, str], problem: str) -> None:
+    with pytest.raises(UserError, match=re.escape(problem)):
+        read_settings(write_settings(tmp_path / "deploy.env", **changes))
 
 
 def test_the_repository_deploys_every_task_nlpops_knows() -> None:
@@ -65,7 +97,9 @@ def test_terraform_uses_only_names_deploy_env_defines() -> None:
 
 def test_the_cd_workflow_loads_every_setting_it_uses_from_deploy_env() -> None:
     workflow = CD.read_text()
-    own = set(yaml.safe_load(workflow)["env"])
+    jobs = yaml.safe_load(workflow)["jobs"].values()
+    steps_env = {name for job in jobs for step in job["steps"] for name in step.get("env", {})}
+    own = set(yaml.safe_load(workflow)["env"]) | steps_env
     used = set(re.findall(r"env\.([A-Z][A-Z0-9_]*)", workflow)) | set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", workflow))
     used -= own | {name for name in used if name.startswith("GITHUB_")}
     loaded = {line.split("=")[0] for line in read_settings(DEPLOY_ENV).as_env().splitlines()}
@@ -100,7 +134,7 @@ def test_the_env_command_refuses_an_unknown_task(tmp_path: Path, capsys: pytest.
     [
         ('AWS_REGION="eu-west-1"\n', "deploy.env:1: expected KEY=value"),
         ("# names\n\nAWS_REGION = eu-west-1\n", "deploy.env:3: expected KEY=value"),
-        ("AWS_REGION=eu-west-1\nLAMBDA_ALIAS=live\n", "lacks NAME_PREFIX, TASKS"),
+        ("AWS_REGION=eu-west-1\nLAMBDA_ALIAS=live\n", "lacks NAME_PREFIX, TASKS, STAGES"),
     ],
 )
 def test_a_malformed_or_incomplete_file_is_refused(tmp_path: Path, text: str, problem: str) -> None:
@@ -123,7 +157,7 @@ def test_a_malformed_or_incomplete_file_is_refused(tmp_path: Path, text: str, pr
 )
 def test_a_malformed_task_list_is_refused(tmp_path: Path, tasks_line: str, problem: str) -> None:
     path = tmp_path / "deploy.env"
-    path.write_text(f"AWS_REGION=eu-west-1\nNAME_PREFIX=nlpops\nLAMBDA_ALIAS=live\nTASKS={tasks_line}\n")
+    path.write_text(f"AWS_REGION=eu-west-1\nNAME_PREFIX=nlpops\nLAMBDA_ALIAS=live\nSTAGES=live\nTASKS={tasks_line}\n")
     with pytest.raises(UserError, match=re.escape(problem)):
         read_settings(path)
 

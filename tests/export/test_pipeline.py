@@ -17,6 +17,7 @@ from nlpops.export.classification import EXPORT, ClassificationThresholds
 from nlpops.export.onnx import STACK_TRACE, load_trained, save_with_weights_beside
 from nlpops.export.parity import ParityError, check_tokenizer
 from nlpops.export.pipeline import check_fp32, export_artifact, measure_int8, quantize_checked
+from nlpops.model_card import CARD
 from nlpops.serving.artifact import MANIFEST, read_manifest
 from nlpops.serving.classification import SERVING
 from nlpops.serving.core import OnnxModel
@@ -37,8 +38,9 @@ def test_the_artifact_holds_models_tokenizer_and_a_manifest_with_checksums(tiny_
     assert manifest.model_files("int8") == ["model.int8.onnx", "model.int8.onnx.data"]
     files = {path.name for path in tiny_artifact.iterdir()}
     models = {"model.onnx", "model.onnx.data", "model.int8.onnx", "model.int8.onnx.data"}
-    assert files == {MANIFEST, *models, "tokenizer.json", "tokenizer_config.json"}
-    assert all(manifest.checksums[name] == sha256_file(tiny_artifact / name) for name in files - {MANIFEST})
+    assert files == {MANIFEST, CARD, *models, "tokenizer.json", "tokenizer_config.json"}
+    # the model card is written last, from the manifest that holds the checksums: it cannot be among them
+    assert all(manifest.checksums[name] == sha256_file(tiny_artifact / name) for name in files - {MANIFEST, CARD})
     assert manifest.source["model_sha256"] and manifest.source["versions"]["onnxruntime"]
     size = {name: (tiny_artifact / name).stat().st_size for name in models}
     assert size["model.int8.onnx.data"] < size["model.onnx.data"]

@@ -11,7 +11,8 @@ from tests.pipeline.s3 import s3_server
 from tests.pipeline.workspace import checksums, dvc
 
 BUCKET = "nlpops-test-artifacts"
-TRACKED = ("data/raw", "data/prepared", "models/text-classifier", "models/text-classifier-onnx")
+TRACKED = ("data/raw", "data/prepared")
+TRACKED += ("models/text-classifier", "models/text-classifier-onnx", "models/ner", "models/ner-onnx")
 EXPECTED_ERROR = {"wrong secret key": "(403)", "unreachable endpoint": "Could not connect"}
 
 

@@ -19,13 +19,18 @@ def test_both_tools_explain_themselves():
         assert result.returncode == 0 and result.stdout.startswith("usage:")
 
 
-def test_a_bad_override_is_one_error_line_and_params_yaml_is_untouched():
-    before = (REPO_ROOT / "params.yaml").read_bytes()
-    for override, message in (("foo.bar=1", "Could not override 'foo.bar'"), ("trainer=nope", "trainer/nope")):
-        result = module("dvc_params", override)
+def test_a_bad_override_is_one_error_line_and_the_params_files_are_untouched():
+    files = [REPO_ROOT / "params.yaml", REPO_ROOT / "params_ner.yaml"]
+    before = [file.read_bytes() for file in files]
+    for arguments, message in (
+        (["foo.bar=1"], "Could not override 'foo.bar'"),
+        (["trainer=nope"], "trainer/nope"),
+        (["--file", "params_nope.yaml"], "no pipeline branch writes params_nope.yaml; the params files: params.yaml"),
+    ):
+        result = module("dvc_params", *arguments)
         assert result.returncode == 2 and result.stderr.startswith("error: ") and message in result.stderr
         assert "Traceback" not in result.stderr
-    assert (REPO_ROOT / "params.yaml").read_bytes() == before
+    assert [file.read_bytes() for file in files] == before
 
 
 def test_an_unknown_revision_is_one_error_line():
@@ -36,7 +41,7 @@ def test_an_unknown_revision_is_one_error_line():
 def test_plots_render_offline_from_the_pipeline_reports(reproduced):
     root, _ = reproduced
     result = run(root, sys.executable, "-m", "nlpops.utils.dvc_plots")
-    assert "wrote 3 plots" in result.stdout
+    assert "wrote 5 plots" in result.stdout  # classification: accuracy, loss, confusion; NER: entity F1, loss
     page = (root / "dvc_plots" / "index.html").read_text()
-    assert page.count("<svg") == 3 and "Confusion matrix" in page
+    assert page.count("<svg") == 5 and "confusion matrix" in page and "NER: entity precision" in page
     assert "<script" not in page and "cdn" not in page.lower()  # nothing to fetch: it renders offline

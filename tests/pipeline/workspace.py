@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import bz2
+import csv
 import hashlib
 import os
 import shutil
@@ -10,16 +12,16 @@ import sys
 from pathlib import Path
 
 from tests.cli import REPO_ROOT, cli_env
-from tests.helpers import toy_reviews, write_csv
+from tests.helpers import toy_reviews
+from tests.ner_helpers import toy_sentences, write_conll
 
 # What a fresh clone has that the pipeline needs (the package itself is installed in editable mode).
 CLONED = ("configs", "src", ".dvc/config", ".dvcignore", "dvc.yaml", "prepare.py", "train.py", "export.py", "eval.py")
 
 TINY_PIPELINE = """\
-# The pipeline config shrunk for tests: tiny random BERT, toy reviews, two CPU epochs, fp32 export.
+# The pipeline config shrunk for tests: tiny random BERT, toy data in the real raw files, two CPU epochs, fp32.
 defaults:
   - pipeline
-  - override /data: text_classification
   - override /trainer: default
   - override /logger: csv
   - _self_
@@ -29,8 +31,6 @@ model:
   optimizer:
     lr: 3.0e-3
 data:
-  text_column: review
-  label_column: sentiment
   batch_size: 16
   max_length: 32
 trainer:
@@ -39,15 +39,24 @@ trainer:
 extras:
   print_config: false
 prepare:
-  raw_file: ${{.raw_dir}}/reviews.csv
   restore_from: null
 quantize: false
 variant: fp32
 """
 
+TINY_PIPELINE_NER = """\
+# The tiny pipeline's NER branch, as configs/pipeline_ner.yaml makes the real one.
+defaults:
+  - tiny_pipeline
+  - override /task: ner
+  - _self_
+
+branch: ner
+"""
+
 
 def make_workspace(root: Path, pretrained: Path) -> Path:
-    """Copy the pipeline into ``root``, add toy raw data as ``data.dvc``, compose params.yaml, commit."""
+    """Copy the pipeline into ``root``, add toy raw data as ``data.dvc``, compose the params files, commit."""
     for name in CLONED:
         source, target = REPO_ROOT / name, root / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -56,8 +65,8 @@ def make_workspace(root: Path, pretrained: Path) -> Path:
         else:
             shutil.copy2(source, target)
     (root / "configs" / "tiny_pipeline.yaml").write_text(TINY_PIPELINE.format(pretrained=pretrained))
-    (root / "data" / "raw").mkdir(parents=True)
-    write_csv(root / "data" / "raw" / "reviews.csv", toy_reviews(240))
+    (root / "configs" / "tiny_pipeline_ner.yaml").write_text(TINY_PIPELINE_NER)
+    write_raw_data(root / "data" / "raw")
     git(root, "init", "-q")
     dvc(root, "config", "hydra.config_name", "tiny_pipeline")
     dvc(root, "add", "-q", "data/raw")  # writes data/raw.dvc; the repository keeps it at the top level
@@ -68,6 +77,17 @@ def make_workspace(root: Path, pretrained: Path) -> Path:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "tiny pipeline")
     return root
+
+
+def write_raw_data(folder: Path) -> None:
+    """Toy reviews and toy tagged sentences under the raw files' real names and formats (dvc.yaml names them)."""
+    folder.mkdir(parents=True)
+    reviews = [{"category": row["sentiment"], "text": row["review"]} for row in toy_reviews(240)]
+    with bz2.open(folder / "rotten_tomatoes_corpus_full.csv.bz2", "wt", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, fieldnames=["category", "text"])
+        writer.writeheader()
+        writer.writerows(reviews)
+    write_conll(folder / "ner_tweets.txt", toy_sentences(200))
 
 
 def env() -> dict[str, str]:

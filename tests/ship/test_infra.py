@@ -13,13 +13,21 @@ from pathlib import Path
 
 import pytest
 
-from nlpops.deploy.settings import DEFAULT_TASK, parse_env_file, read_settings, task_names
+from nlpops.deploy.settings import DEFAULT_TASK, parse_env_file, read_settings, stage_names, task_names
 from tests.cli import REPO_ROOT
 
 INFRA = REPO_ROOT / "infra"
 SKIP = re.compile(r"#\s*checkov:skip=(CKV2?_[A-Z]+_\d+)(?::(.*))?")
 BLOCK = re.compile(r'^(\w+)((?: "[^"]+")*) \{\n(.*?)^\}$', re.MULTILINE | re.DOTALL)  # top level, as fmt writes it
 PER_TASK = ("function.tf", "registry.tf")  # every resource there is one per task
+# One per task and stage: the single function's `live` alias became the stage aliases (new names, so new URLs)
+PER_STAGE = {
+    "aws_lambda_alias.stage",
+    "aws_lambda_function_url.stage",
+    "aws_lambda_permission.url",
+    "aws_lambda_permission.url_invoke",
+    "aws_lambda_provisioned_concurrency_config.stage",
+}
 
 
 @pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
@@ -60,10 +68,10 @@ def test_each_per_task_resource_is_one_definition_iterating_over_the_tasks() -> 
 def test_the_single_functions_state_moves_to_the_classification_task() -> None:
     """Each resource that existed once before there were tasks is handed to the classification task's instance.
 
-    Without the move, Terraform would destroy the live function (its URL and versions with it) and the image
-    repository, then create new ones. A per-task resource added since needs no move: exclude it here.
+    Without the move, Terraform would destroy the live function (its versions with it) and the image repository,
+    then create new ones. The alias and what hangs on it are per stage now, under other names: nothing to move.
     """
-    per_task = {address for address, _ in blocks("resource", *PER_TASK)}
+    per_task = {address for address, _ in blocks("resource", *PER_TASK)} - PER_STAGE
     moves = [dict(re.findall(r"^  (from|to) += (\S+)$", body, re.MULTILINE)) for _, body in blocks("moved")]
     for move in moves:
         address, _, key = move["to"].partition("[")
@@ -88,7 +96,7 @@ def local_entries(*names: str) -> str:
     "deploy_env",
     [
         (REPO_ROOT / "deploy.env").read_text(),
-        "AWS_REGION=us-east-1\nNAME_PREFIX=acme\nTASKS=ner:tagger,classification:reviews\nLAMBDA_ALIAS=prod\n",
+        "AWS_REGION=us-east-1\nNAME_PREFIX=acme\nTASKS=ner:tagger,classification:reviews\nLAMBDA_ALIAS=qa\nSTAGES=qa,live\n",
     ],
     ids=["repository", "other"],
 )
@@ -98,17 +106,27 @@ def test_terraform_names_each_tasks_function_and_repository_as_the_release_does(
     """Terraform's own expressions (no provider needed) on a deploy.env, against what `release --task` reads."""
     (tmp_path / "deploy.env").write_text(deploy_env)
     (tmp_path / "infra").mkdir()
-    (tmp_path / "infra" / "locals.tf").write_text(local_entries("settings", "functions"))
+    (tmp_path / "infra" / "locals.tf").write_text(local_entries("settings", "functions", "aliases"))
     done = subprocess.run(
         ["terraform", f"-chdir={tmp_path / 'infra'}", "console"],
-        input="jsonencode(local.functions)\n",
+        input="jsonencode([local.functions, local.aliases])\n",
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    by_terraform = json.loads(json.loads(done.stdout))
+    functions, aliases = json.loads(json.loads(done.stdout))
     path = tmp_path / "deploy.env"
-    released = {task: read_settings(path, task) for task in task_names(parse_env_file(path)["TASKS"], path)}
-    assert by_terraform == {task: settings.lambda_function for task, settings in released.items()}
+    values = parse_env_file(path)
+    released = {
+        (task, stage): read_settings(path, task, stage)
+        for task in task_names(values["TASKS"], path)
+        for stage in stage_names(values, path)
+    }
+    assert functions == {task: settings.lambda_function for (task, _), settings in released.items()}
     assert all(settings.ecr_repository == settings.lambda_function for settings in released.values())
+    # an alias for each stage a release or a promotion may move, named as the release names it
+    assert aliases == {
+        f"{task}/{stage}": {"task": task, "stage": settings.lambda_alias}
+        for (task, stage), settings in released.items()
+    }

@@ -22,7 +22,7 @@ DEPLOY_ENV = REPO_ROOT / "deploy.env"
 
 
 def test_actionlint_passes() -> None:
-    assert [path.name for path in WORKFLOWS] == ["cd.yml", "ci.yml"]
+    assert [path.name for path in WORKFLOWS] == ["cd.yml", "ci.yml", "drift.yml"]
     # shellcheck, when installed in the environment, checks every run: script too (as on GitHub's runners)
     env = {**os.environ, "PATH": f"{SCRIPTS}{os.pathsep}{os.environ['PATH']}"}
     done = subprocess.run(
@@ -49,7 +49,7 @@ def test_ci_runs_the_readme_commands_on_pull_requests_and_pushes() -> None:
 
 def test_cd_deploys_pushes_to_main_after_ci_one_at_a_time_with_oidc() -> None:
     cd = workflow("cd.yml")
-    assert cd["on"] == {"workflow_run": {"workflows": ["CI"], "types": ["completed"], "branches": ["main"]}}
+    assert cd["on"]["workflow_run"] == {"workflows": ["CI"], "types": ["completed"], "branches": ["main"]}
     assert cd["concurrency"] == {"group": "deploy-production", "cancel-in-progress": False}
     assert cd["permissions"] == {"contents": "read", "id-token": "write"}
     assert "conclusion == 'success'" in cd["jobs"]["image"]["if"]
@@ -59,6 +59,22 @@ def test_cd_deploys_pushes_to_main_after_ci_one_at_a_time_with_oidc() -> None:
         assert set(credentials["with"]) == {"role-to-assume", "aws-region"}  # no access keys, ever
     release = [step.get("run", "") for step in cd["jobs"]["release"]["steps"]]
     assert 'python -m nlpops.deploy release --task "${{ matrix.task }}" --image-tag "$IMAGE_TAG"' in release
+
+
+def test_cd_promotes_a_pushed_prod_stage_tag_with_todays_code_and_every_tag() -> None:
+    """`gto assign MODEL --version V --stage prod` writes MODEL#prod#N; pushing it runs `promote` alone."""
+    cd = workflow("cd.yml")
+    assert cd["on"]["push"] == {"tags": ["*#prod#*"]}
+    assert "github.event_name == 'push'" in cd["jobs"]["promote"]["if"]
+    assert "github.event.workflow_run" in cd["jobs"]["image"]["if"]  # a tag push builds and releases nothing else
+    checkout = cd_step("promote", "actions/checkout")["with"]
+    # the version's commit may predate `promote`: run main's code, with the history and tags GTO reads
+    assert checkout == {"ref": "${{ github.event.repository.default_branch }}", "fetch-depth": 0}
+    [promote] = [step for step in cd["jobs"]["promote"]["steps"] if "nlpops.deploy promote" in step.get("run", "")]
+    assert promote["run"] == 'python -m nlpops.deploy promote --tag "$STAGE_TAG"'
+    assert promote["env"] == {"STAGE_TAG": "${{ github.ref_name }}"}  # a tag name never inside the script
+    installs = [step.get("run", "") for step in cd["jobs"]["promote"]["steps"]]
+    assert 'pip install -c constraints.txt ".[deploy,registry]"' in installs
 
 
 def test_cd_builds_and_releases_every_task_deploy_env_names() -> None:

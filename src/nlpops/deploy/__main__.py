@@ -1,4 +1,5 @@
-"""``python -m nlpops.deploy``: package a model artifact for an image, or release a task's image to Lambda.
+"""``python -m nlpops.deploy``: package a model artifact for an image, release a task's image to Lambda, or promote
+a registered model version (a GTO stage tag) to its stage's alias.
 
 Exit status: 0 done; 1 the release was not kept (rolled back) or AWS refused a call; 2 bad input, missing
 resources or no credentials, said in one ``error:`` line.
@@ -15,13 +16,14 @@ from functools import partial
 from pathlib import Path
 
 from nlpops.deploy.package import package_artifact
-from nlpops.deploy.settings import DEFAULT_PATH, DEFAULT_TASK, read_settings
+from nlpops.deploy.settings import DEFAULT_PATH, DEFAULT_TASK, DeploySettings, read_settings, task_of_model
 from nlpops.errors import UserError
 
 EXAMPLES = """examples:
   python -m nlpops.deploy package models/ner-onnx /model --variant int8      (in the image build)
   python -m nlpops.deploy env --task ner >> "$GITHUB_ENV"                    (in CD: the task's AWS names)
   python -m nlpops.deploy release --task ner --image-tag "$GITHUB_SHA"       (in CD, after the push)
+  python -m nlpops.deploy promote --tag 'text-classifier#prod#3'            (in CD, on a stage tag)
 """
 IMAGE_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")  # what ECR accepts as a tag
 
@@ -61,15 +63,32 @@ def run_env(args: argparse.Namespace) -> int:
 
 
 def run_release(args: argparse.Namespace) -> int:
+    settings = read_settings(args.settings, args.task)
+    return _release(args, settings, args.image_tag)
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    """The version a stage tag names, to its stage's alias: the image CD built from the version's commit."""
+    # imported here: GTO is absent where `package` and `env` run
+    from nlpops.registry import resolve
+
+    promoted = resolve(args.repo, args.tag)
+    settings = read_settings(args.settings, task_of_model(args.settings, promoted.model), promoted.stage)
+    print(
+        f"promote  {promoted.model} {promoted.version} (commit {promoted.commit}) to {promoted.stage}", file=sys.stderr
+    )
+    return _release(args, settings, promoted.commit, promoted.version)
+
+
+def _release(args: argparse.Namespace, settings: DeploySettings, tag: str, model_version: str | None = None) -> int:
     # imported here: boto3 is absent where `package` runs (the image build, before dependencies are installed)
     from botocore.exceptions import BotoCoreError, ClientError
 
     from nlpops.deploy.release import ReleaseFailed, release
 
-    settings = read_settings(args.settings, args.task)
     progress = partial(print, file=sys.stderr)
     try:
-        done = release(settings, args.image_tag, args.smoke_url, args.smoke_timeout, log=progress)
+        done = release(settings, tag, args.smoke_url, args.smoke_timeout, log=progress, model_version=model_version)
     except ReleaseFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -120,12 +139,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_task_arguments(release)
     release.add_argument("--image-tag", type=image_tag, required=True, help="the pushed image's tag (the commit SHA)")
-    release.add_argument("--smoke-url", type=http_url, help="base URL to test (default: the alias's Function URL)")
-    release.add_argument(
+    add_smoke_arguments(release)
+    release.set_defaults(run=run_release)
+
+    promote = commands.add_parser(
+        "promote",
+        help="release the version a stage tag (MODEL#STAGE#N, `gto assign`) names to the alias of its stage",
+    )
+    promote.add_argument("--tag", required=True, help="the stage tag, e.g. 'text-classifier#prod#3'")
+    promote.add_argument("--repo", type=Path, default=Path("."), help="the git repository holding it (default: .)")
+    promote.add_argument("--settings", type=Path, default=DEFAULT_PATH, help=f"settings file (default: {DEFAULT_PATH})")
+    add_smoke_arguments(promote)
+    promote.set_defaults(run=run_promote)
+    return parser
+
+
+def add_smoke_arguments(parser: argparse.ArgumentParser) -> None:
+    """How to judge a release: the same options for `release` and `promote`."""
+    parser.add_argument("--smoke-url", type=http_url, help="base URL to test (default: the alias's Function URL)")
+    parser.add_argument(
         "--smoke-timeout", type=positive_seconds, default=120.0, help="seconds to wait for good answers (default: 120)"
     )
-    release.set_defaults(run=run_release)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,10 +1,11 @@
-"""Release an image to a task's Lambda function: publish it as a version, move the alias, smoke-test, roll back.
+"""Release an image to a task's Lambda function: publish it as a version, move an alias, smoke-test, roll back.
 
-Traffic reaches the function through an alias (``live``): the Function URL and the provisioned concurrency
-belong to the alias, not to ``$LATEST``. A release points ``$LATEST`` at the new image, waits until Lambda
-has taken it, publishes it as a new immutable version and moves the alias there. If the smoke test fails,
-the alias moves back to the version it had, which still holds the previous image: a rollback is one API
-call, with no rebuild and no image pull. Each task has its own function and repository (``deploy.env``), and
+Traffic reaches the function through its aliases, one per registry stage (``staging``, ``prod``): the Function
+URL and the provisioned concurrency belong to an alias, not to ``$LATEST``. A release points ``$LATEST`` at the new
+image and at the model's registry name, version and stage (``NLPOPS_MODEL_*``, which ``/ready`` reports), waits
+until Lambda has taken them, publishes them as a new immutable version and moves the alias there. If the smoke
+test fails, the alias moves back to the version it had, which still holds the previous image: a rollback is one
+API call, with no rebuild and no image pull. Each task has its own function and repository (``deploy.env``), and
 the smoke test is that task's own check.
 """
 
@@ -21,6 +22,8 @@ from nlpops.deploy.settings import DeploySettings
 from nlpops.deploy.smoke import SmokeResult, SmokeTestFailed, smoke_test
 from nlpops.errors import UserError
 
+MODEL_NAME, MODEL_VERSION, MODEL_STAGE = "NLPOPS_MODEL_NAME", "NLPOPS_MODEL_VERSION", "NLPOPS_MODEL_STAGE"
+MODEL_VARIABLES = (MODEL_NAME, MODEL_VERSION, MODEL_STAGE)
 WAITER_CONFIG = {"Delay": 2, "MaxAttempts": 300}  # Lambda takes seconds to minutes to optimise a new image
 TERRAFORM = "`terraform -chdir=infra apply{}` (docs/deployment.md)"
 
@@ -44,18 +47,33 @@ def find_image(ecr: Any, repository: str, tag: str) -> tuple[str, str]:
     return f"{uri}:{tag}", image["imageDigest"]
 
 
-def live_release(lam: Any, function: str, alias: str) -> tuple[str, str]:
-    """The version the alias points at, and the image URI it runs."""
+def model_environment(settings: DeploySettings, model_version: str | None) -> dict[str, str]:
+    """What the released version tells ``/ready``: the registry's model name, its version (if any) and the stage."""
+    environment = {MODEL_NAME: settings.model, MODEL_STAGE: settings.lambda_alias}
+    return environment | ({MODEL_VERSION: model_version} if model_version else {})
+
+
+def live_release(lam: Any, function: str, alias: str) -> tuple[str, str, dict[str, str]]:
+    """The version the alias points at, the image URI it runs and its environment variables."""
     live = lam.get_function(FunctionName=function, Qualifier=alias)
-    return live["Configuration"]["Version"], live["Code"]["ImageUri"]
+    variables = live["Configuration"].get("Environment", {}).get("Variables", {})
+    return live["Configuration"]["Version"], live["Code"]["ImageUri"], variables
 
 
 def function_url(lam: Any, function: str, alias: str) -> str:
     return lam.get_function_url_config(FunctionName=function, Qualifier=alias)["FunctionUrl"]
 
 
-def publish(lam: Any, function: str, image_uri: str) -> str:
-    """Point ``$LATEST`` at the image, wait until Lambda has it, publish it as a version; return the version."""
+def publish(lam: Any, function: str, image_uri: str, model: dict[str, str]) -> str:
+    """Point ``$LATEST`` at the image and the ``model`` variables, wait, publish them as a version; return it.
+
+    The variables are merged into the function's own, and every ``NLPOPS_MODEL_*`` one is set or removed, so a
+    version never reports the previous release's model.
+    """
+    variables = lam.get_function_configuration(FunctionName=function).get("Environment", {}).get("Variables", {})
+    kept = {name: value for name, value in variables.items() if name not in MODEL_VARIABLES}
+    lam.update_function_configuration(FunctionName=function, Environment={"Variables": kept | model})
+    _wait(lam, "function_updated_v2", FunctionName=function)
     updated = lam.update_function_code(FunctionName=function, ImageUri=image_uri)
     _wait(lam, "function_updated_v2", FunctionName=function)
     # CodeSha256: publish exactly the code this release put there, never a concurrent change
@@ -74,19 +92,20 @@ def release(
     smoke_url: str | None = None,
     smoke_timeout: float = 120.0,
     log: Callable[[str], None] = print,
+    model_version: str | None = None,
 ) -> Release:
     """Release the image tagged ``image_tag``; raise ReleaseFailed (after rolling back) if it is not kept.
 
     Everything is looked up before anything changes, so a missing image, function, alias or credentials
     stops the release with a UserError and the live version untouched. ``smoke_url`` defaults to the
-    alias's Function URL.
+    alias's Function URL; ``model_version`` is the registry version being promoted (none for a push to main).
     """
     session = boto3.session.Session(region_name=settings.aws_region)
     ecr, lam = session.client("ecr"), session.client("lambda")
     function, alias = settings.lambda_function, settings.lambda_alias
     try:
         image_uri, digest = find_image(ecr, settings.ecr_repository, image_tag)
-        previous, live_image = live_release(lam, function, alias)
+        previous, live_image, live_variables = live_release(lam, function, alias)
         url = smoke_url or function_url(lam, function, alias)
     except NoCredentialsError:
         raise UserError(
@@ -98,13 +117,16 @@ def release(
         if missing is None:
             raise
         raise missing from None
+    model = model_environment(settings, model_version)
     log(f"image    {image_uri} ({digest})")
     log(f"live     {function}:{alias} is version {previous} ({live_image})")
-    if live_image == image_uri:  # tags are immutable: a re-run of a released commit only re-checks it
-        version = previous
-        log("alias    the live version already runs this image")
+    log(f"model    {' '.join(f'{name}={value}' for name, value in model.items())}")
+    live_model = {name: value for name, value in live_variables.items() if name in MODEL_VARIABLES}
+    if live_image == image_uri and live_model == model:  # tags are immutable: a re-run of a release only
+        version = previous  # re-checks it
+        log("alias    the live version already runs this image and model version")
     else:
-        version = publish(lam, function, image_uri)
+        version = publish(lam, function, image_uri, model)
         point_alias(lam, function, alias, version)
         log(f"alias    {function}:{alias} -> version {version}")
     try:
@@ -132,7 +154,8 @@ def _missing(err: ClientError, settings: DeploySettings, tag: str) -> UserError 
     """A missing image, repository, function, alias or URL as a UserError that says what to do; else None."""
     code, message = err.response["Error"]["Code"], err.response["Error"]["Message"]
     if code == "ImageNotFoundException":
-        return UserError(f"no image tagged {tag} in ECR repository {settings.ecr_repository}: push it first")
+        where = f"ECR repository {settings.ecr_repository}"
+        return UserError(f"no image tagged {tag} in {where}: push it first (CD builds one per commit pushed to main)")
     if code == "RepositoryNotFoundException":
         where = f"{settings.ecr_repository} in {settings.aws_region}"
         return UserError(f"no ECR repository {where}: create it with {TERRAFORM.format('')}")

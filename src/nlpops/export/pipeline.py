@@ -26,6 +26,7 @@ from nlpops.export.onnx import export_fp32, load_trained, save_with_weights_besi
 from nlpops.export.optimize import MIN_OPSET, optimize_for_cpu
 from nlpops.export.quantize import candidates, needs_calibration, num_layers, quantize_int8, sensitive_form
 from nlpops.export.rule import Examples, ExportRule
+from nlpops.model_card import write_card
 from nlpops.serving.artifact import MANIFEST, TOKENIZER
 from nlpops.serving.core import OnnxModel
 from nlpops.utils.files import atomic_directory
@@ -123,6 +124,7 @@ def export_artifact(
             provenance["int8"] = int8.pop("quantization")
             metrics = _merge(metrics, int8)
         write_manifest(models, metrics)
+        write_card(scratch, Path(artifact_dir).name)  # after the checksums: a card of the manifest, never served
     log.info("Wrote the model artifact to %s", artifact_dir)
     return metrics
 

@@ -53,7 +53,9 @@ class TokenClassifier(TransformerModule):
         gold = [[self.id2label[i] for i in sentence] for sentence, _ in words]
         predicted = [[self.id2label[i] for i in sentence] for _, sentence in words]
         scores = entity_scores(gold, predicted)
-        metrics = {f"{stage}/{name}": scores[name] for name in ("precision", "recall", "f1")}
+        # per type on test only: the headline figures per epoch, the whole breakdown once (val's goes to W&B)
+        names = scores if stage == "test" else ("precision", "recall", "f1")
+        metrics = {f"{stage}/{name}": scores[name] for name in names}
         pairs = [(g, p) for sentence, guesses in words for g, p in zip(sentence, guesses, strict=True)]
         metrics[f"{stage}/token_acc"] = sum(g == p for g, p in pairs) / len(pairs) if pairs else 0.0
         # the same on every process (gathered first): synced only so that Lightning has no reason to warn

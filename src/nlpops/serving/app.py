@@ -14,14 +14,16 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import Response
+from pydantic import ConfigDict, Field
 
 from nlpops import tasks
 from nlpops.errors import UserError
-from nlpops.serving import http_errors, preload
+from nlpops.serving import http_errors, prediction_log, preload
 from nlpops.serving.artifact import MANIFEST
 from nlpops.serving.core import OnnxModel
 from nlpops.serving.limits import BodyLimitMiddleware
 from nlpops.serving.metrics import MetricsMiddleware, ServingMetrics
+from nlpops.serving.prediction_log import ModelIdentity
 from nlpops.serving.runtime import InferenceRunner, loaded_model, model_out
 from nlpops.serving.schemas import HealthOut, ReadyOut
 from nlpops.serving.settings import Settings
@@ -45,13 +47,27 @@ def artifact_task(directory: Path) -> str:
     return task if isinstance(task, str) else tasks.CLASSIFICATION
 
 
-def create_app(settings: Settings | None = None, model: OnnxModel | None = None) -> FastAPI:
-    """Build the app; without ``model`` the lifespan loads the artifact named by ``settings``."""
+class IdentifiedReadyOut(ReadyOut):
+    model_config = ConfigDict(protected_namespaces=())  # model_*: the names of their NLPOPS_MODEL_* settings
+
+    model_name: str = Field(description="NLPOPS_MODEL_NAME, else the artifact folder's name less -onnx")
+    model_version: str | None = Field(description="NLPOPS_MODEL_VERSION: the release, e.g. v1.3.0")
+    model_stage: str | None = Field(description="NLPOPS_MODEL_STAGE, e.g. prod")
+
+
+def create_app(settings: Settings | None = None, model: OnnxModel | None = None, source: str = "api") -> FastAPI:
+    """Build the app; without ``model`` the lifespan loads the artifact named by ``settings``.
+
+    ``source`` names the way of serving in the prediction log (``api``, ``lambda``); the log opens with the model.
+    """
     settings = settings or Settings.from_env()
     task = model.manifest.task if model else artifact_task(settings.artifact_dir)
     serving = serving_for(task)
     metrics = ServingMetrics()
-    runner = InferenceRunner(serving.predict, serving.observer(metrics.registry), metrics, settings.inference_threads)
+    runner = InferenceRunner(serving, metrics, settings.inference_threads)
+    if model is not None:
+        runner.log = prediction_log.open_log(settings, serving, model, source)
+    identity = ModelIdentity.of(settings, model.directory if model else settings.artifact_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +83,8 @@ def create_app(settings: Settings | None = None, model: OnnxModel | None = None)
         metrics.model_load_seconds.set(loaded.load_seconds)
         log.info("Loaded %s (%s) in %.3f s", settings.artifact_dir, loaded.variant, loaded.load_seconds)
         metrics.model_info.labels(loaded.variant, loaded.version).set(1)
+        if runner.log is None:
+            runner.log = prediction_log.open_log(settings, serving, loaded, source)
         yield
         runner.close()
 
@@ -74,6 +92,7 @@ def create_app(settings: Settings | None = None, model: OnnxModel | None = None)
     app.state.settings = settings
     app.state.model = model
     app.state.metrics = metrics
+    app.state.runner = runner
     http_errors.install(app)
     serving.add_routes(app, settings, runner)  # first: the task's routes (and any middleware) lead, as they always have
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_body_bytes)
@@ -89,12 +108,13 @@ def create_app(settings: Settings | None = None, model: OnnxModel | None = None)
     @app.head("/ready", include_in_schema=False)
     @app.get(
         "/ready",
-        response_model=ReadyOut,
+        response_model=IdentifiedReadyOut,
         responses=http_errors.documented(503),
         summary="Readiness: the model is loaded and can predict",
     )
     async def ready(model: Annotated[OnnxModel, Depends(loaded_model)]) -> dict[str, Any]:
-        return {"status": "ready", "model": model_out(model), "labels": model.labels}
+        identified = {"model_name": identity.name, "model_version": identity.version, "model_stage": identity.stage}
+        return {"status": "ready", "model": model_out(model), "labels": model.labels, **identified}
 
     @app.get("/metrics", summary="Prometheus metrics (text format)", response_class=Response)
     async def prometheus_metrics() -> Response:

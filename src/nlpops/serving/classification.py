@@ -98,6 +98,12 @@ class ClassificationServing(TaskServing):
     def as_json(self, answer: Prediction) -> dict[str, Any]:
         return {"label": answer.label, "score": answer.score, "scores": answer.scores}
 
+    def confidences(self, answer: Prediction) -> tuple[float]:
+        return (answer.score,)
+
+    def log_output(self, answer: Prediction) -> dict[str, Any]:
+        return {"label": answer.label, "score": round(answer.score, 4)}
+
     def add_routes(self, app: FastAPI, settings: Settings, runner: InferenceRunner) -> None:
         add_texts_route(
             app,
@@ -126,9 +132,10 @@ class ClassificationServing(TaskServing):
         gold = [example.label for example in examples]
         check_labels_known(gold, model.labels, model.directory)
         texts = [example.text for example in examples]
-        predicted = [p.label for p in in_batches(lambda batch: self.predict(model, batch), texts)]
+        answers = in_batches(lambda batch: self.predict(model, batch), texts)
+        predicted = [answer.label for answer in answers]
         rows = [{"actual": g, "predicted": p} for g, p in zip(gold, predicted, strict=True)]
-        return Evaluation(scores(gold, predicted, model.labels, prefix="test/"), rows)
+        return Evaluation(scores(gold, predicted, model.labels, prefix="test/"), rows, texts, answers)
 
     def smoke_check(self, base: str, request: SmokeRequest, ready: dict[str, Any]) -> str:
         """A clear positive and a clear negative review get two different labels of the model, with probabilities

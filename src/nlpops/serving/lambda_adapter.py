@@ -25,6 +25,7 @@ from nlpops.serving.settings import Settings
 from nlpops.serving.task import serving_for
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+LOG_FLUSH_S = 0.1  # the most an invocation waits for its prediction log lines before Lambda freezes the process
 UNRECOGNISED = (
     "it has none of the fields that tell those events apart: resource (REST API v1), version (HTTP API v2 and "
     "Function URLs) or requestContext.elb (ALB)"
@@ -85,16 +86,25 @@ def malformed_event(problem: str) -> dict[str, Any]:
 def build_handler(settings: Settings) -> Handler:
     """Load the model now (or wait for its preload) and return the handler that serves it."""
     model = preload.model_for(settings)
-    app = create_app(settings, model)
+    app = create_app(settings, model, source="lambda")
     adapter = Mangum(app, lifespan="off", api_gateway_base_path=settings.api_base_path)
     route = serving_for(model.manifest.task).route
+    prediction_log = app.state.runner.log
 
-    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def answer(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if is_http_event(event):
             problem = unreadable(adapter, event, context)
             return malformed_event(problem) if problem else adapter(event, context)
         response = adapter(as_http_event(event, route), context)
         body = json.loads(response["body"])
         return body if response["statusCode"] == 200 else {"statusCode": response["statusCode"], **body}
+
+    def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """``answer``, then the invocation's log lines out: a frozen process would hold them till the next one."""
+        try:
+            return answer(event, context)
+        finally:
+            if prediction_log is not None:
+                prediction_log.flush(LOG_FLUSH_S)
 
     return handle

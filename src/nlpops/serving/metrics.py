@@ -1,4 +1,5 @@
-"""Prometheus metrics every task shares: HTTP requests and latency by route and status, inference latency.
+"""Prometheus metrics every task shares: HTTP requests and latency by route and status, inference latency, and
+what the model sees and says (text lengths, the confidence of its answers: ``TaskServing.confidences``).
 
 A small pure-ASGI middleware (no ``BaseHTTPMiddleware``, which costs a task per request) keeps the overhead
 to a few microseconds. Each app gets its own registry, so tests and multiple apps in one process never
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable, Sequence
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -18,6 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
+CONFIDENCE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+TEXT_CHARS_BUCKETS = (16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
 UNMATCHED = "<unmatched>"  # 404s are not labelled by their path: random paths would explode the series count
 
 
@@ -62,6 +66,15 @@ class ServingMetrics:
         self.batch_size = Histogram(
             "nlpops_inference_batch_size", "Texts per inference call", buckets=BATCH_BUCKETS, registry=r
         )
+        self.confidence = Histogram(
+            "nlpops_prediction_confidence",
+            "Confidence of each answer: a classification's top probability, each entity's score",
+            buckets=CONFIDENCE_BUCKETS,
+            registry=r,
+        )
+        self.text_chars = Histogram(
+            "nlpops_text_chars", "Length of each predicted text in characters", buckets=TEXT_CHARS_BUCKETS, registry=r
+        )
         self.model_info = Gauge(
             "nlpops_model_info",
             "The served model (value 1)",
@@ -76,6 +89,12 @@ class ServingMetrics:
     def observe_inference(self, variant: str, seconds: float, texts: int) -> None:
         self.inference_latency.labels(variant).observe(seconds)
         self.batch_size.observe(texts)
+
+    def observe_texts(self, texts: Sequence[str], confidences: Iterable[float]) -> None:
+        for text in texts:
+            self.text_chars.observe(len(text))
+        for confidence in confidences:
+            self.confidence.observe(confidence)
 
     def exposition(self) -> bytes:
         """The text format for /metrics; aggregated across worker processes in multiprocess mode."""

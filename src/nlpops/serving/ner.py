@@ -168,6 +168,14 @@ class NerServing(TaskServing):
     def as_json(self, answer: list[Entity]) -> dict[str, Any]:
         return {"entities": [asdict(entity) for entity in answer]}
 
+    def confidences(self, answer: list[Entity]) -> list[float]:
+        return [entity.score for entity in answer]
+
+    def log_output(self, answer: list[Entity]) -> dict[str, Any]:
+        """How many entities of each type (never their text), and their mean score (null: none found)."""
+        score = round(sum(self.confidences(answer)) / len(answer), 4) if answer else None
+        return {"entities": len(answer), "types": dict(Tally(entity.type for entity in answer)), "score": score}
+
     def add_routes(self, app: FastAPI, settings: Settings, runner: InferenceRunner) -> None:
         app.add_middleware(PlainTextAsJson, path=self.route, body_limit=settings.max_body_bytes)
         add_texts_route(
@@ -215,7 +223,8 @@ class NerServing(TaskServing):
             for text, g, p in zip(texts, gold, predicted, strict=True)
         ]
         metrics = tagging.entity_scores(gold, predicted)
-        return Evaluation({f"test/{name}": value for name, value in metrics.items()}, rows)
+        answers = [entities(text, w) for text, w in zip(texts, words, strict=True)]
+        return Evaluation({f"test/{name}": value for name, value in metrics.items()}, rows, texts, answers)
 
     def smoke_check(self, base: str, request: SmokeRequest, ready: dict[str, Any]) -> str:
         """A sentence with obvious people and places must yield entities whose spans point at their text."""

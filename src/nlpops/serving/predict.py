@@ -4,7 +4,8 @@ Reads one text per line (``.txt``) or JSON Lines with a text field (``.jsonl``, 
 from files or stdin, and writes one JSON object per text (the text and the answer the API gives for it: for a
 classifier its label, score and all scores; blank lines are skipped) on the same core and task code the API
 serves with, so offline answers are the answers the API would give. On a terminal
-it shows a progress bar.
+it shows a progress bar. With ``NLPOPS_PREDICTION_LOG`` set, each text also gets its prediction-log line
+(``source: batch``, one request id for the run).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any, TextIO
@@ -23,16 +25,16 @@ from tqdm import tqdm
 
 from nlpops.errors import UserError
 from nlpops.serving.core import OnnxModel, in_batches
-from nlpops.serving.settings import VARIANTS, Settings
-from nlpops.serving.task import serving_for
+from nlpops.serving.prediction_log import PredictionLog, open_log
+from nlpops.serving.settings import STDOUT, VARIANTS, Settings
+from nlpops.serving.task import TaskServing, serving_for
 from nlpops.utils.files import atomic_file
 
 PROG = "python -m nlpops.serving.predict"
 TERMINAL_HINT = f"reading texts from the terminal, one a line; end with Ctrl-D (or pass files: {PROG} reviews.txt)"
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    defaults = Settings.from_env()
+def parse_args(argv: Sequence[str] | None, defaults: Settings) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Run an exported model artifact on texts in batch, e.g. classify them (no torch needed).",
@@ -110,24 +112,46 @@ def write_predictions(output: str, texts: Sequence[str], answers: Sequence[dict[
         raise UserError(f"cannot write {output}: {err.strerror}") from None
 
 
+def logged(
+    serving: TaskServing, model: OnnxModel, log: PredictionLog | None, run_id: str
+) -> Callable[[Sequence[str]], list[Any]]:
+    """``serving.predict`` on ``model``, each batch's answers also handed to the prediction log (if it is on)."""
+
+    def predict(batch: Sequence[str]) -> list[Any]:
+        started = time.perf_counter()
+        answers = serving.predict(model, batch)
+        if log is not None:
+            log.write(batch, answers, time.perf_counter() - started, run_id)
+        return answers
+
+    return predict
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    log = None
     try:
-        args = parse_args(argv)
+        settings = Settings.from_env()
+        args = parse_args(argv, settings)
         if args.batch_size < 1 or args.threads < 1:
             raise UserError("--batch-size and --threads must be positive")
+        if settings.prediction_log == STDOUT and args.output == "-":
+            raise UserError("the predictions and NLPOPS_PREDICTION_LOG=- cannot both go to stdout: pass -o FILE")
         model = OnnxModel.load(args.artifact, variant=args.variant, verify_checksums=args.verify_checksums)
         serving = serving_for(model.manifest.task)
+        log = open_log(settings, serving, model, source="batch")
         texts = [text for path in args.inputs for text in read_texts(path, args.field, args.jsonl)]
+        predict = logged(serving, model, log, run_id=uuid.uuid4().hex)  # the run's lines share one request id
         started = time.perf_counter()
         with tqdm(total=len(texts), desc="predicting", unit="text", file=sys.stderr, disable=None, leave=False) as bar:
-            answers = in_batches(
-                lambda batch: serving.predict(model, batch), texts, args.batch_size, bar.update, args.threads
-            )
+            answers = in_batches(predict, texts, args.batch_size, bar.update, args.threads)
         seconds = time.perf_counter() - started
         write_predictions(args.output, texts, [serving.as_json(answer) for answer in answers])
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    finally:
+        if log is not None:
+            log.close()
     rate = len(texts) / seconds if seconds > 0 else 0.0
     print(f"{len(texts)} texts in {seconds:.2f} s ({rate:.0f}/s, {args.variant})", file=sys.stderr)
     return 0

@@ -19,7 +19,9 @@ from pydantic import BaseModel
 from nlpops.serving import http_errors
 from nlpops.serving.core import OnnxModel
 from nlpops.serving.metrics import ServingMetrics
+from nlpops.serving.prediction_log import MAX_REQUEST_ID_CHARS, PredictionLog
 from nlpops.serving.schemas import TextsRequest
+from nlpops.serving.task import TaskServing
 
 NOT_READY = "the model is not loaded yet; retry once GET /ready answers 200"
 
@@ -36,36 +38,48 @@ def model_out(model: OnnxModel) -> dict[str, str]:
     return {"variant": model.variant, "version": model.version}
 
 
-class InferenceRunner:
-    """Runs a task's ``predict`` on ``threads`` worker threads (0: on the event loop) and records its metrics."""
+def request_id(request: Request) -> str | None:
+    """The client's ``X-Request-ID`` (cut short), else Lambda's request id, else None (the log makes one up)."""
+    given = request.headers.get("x-request-id")
+    if given:
+        return given[:MAX_REQUEST_ID_CHARS]
+    return getattr(request.scope.get("aws.context"), "aws_request_id", None)  # Mangum puts Lambda's context there
 
-    def __init__(
-        self,
-        predict: Callable[[OnnxModel, Sequence[str]], list[Any]],
-        observe: Callable[[Sequence[Any]], None],
-        metrics: ServingMetrics,
-        threads: int,
-    ) -> None:
-        self.predict_fn = predict
-        self.observe = observe
+
+class InferenceRunner:
+    """Runs a task's ``predict`` on ``threads`` worker threads (0: on the event loop), records its metrics and
+    hands its answers to the prediction log (``log``, once the model is loaded: None if it is off)."""
+
+    def __init__(self, serving: TaskServing, metrics: ServingMetrics, threads: int) -> None:
+        self.serving = serving
+        self.observe = serving.observer(metrics.registry)
         self.metrics = metrics
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="inference") if threads else None
+        self.log: PredictionLog | None = None
 
-    def predict_now(self, model: OnnxModel, texts: Sequence[str]) -> list[Any]:
+    def predict_now(self, model: OnnxModel, texts: Sequence[str], request_id: str | None = None) -> list[Any]:
         started = time.perf_counter()
-        answers = self.predict_fn(model, texts)
-        self.metrics.observe_inference(model.variant, time.perf_counter() - started, len(texts))
+        answers = self.serving.predict(model, texts)
+        seconds = time.perf_counter() - started
+        self.metrics.observe_inference(model.variant, seconds, len(texts))
+        self.metrics.observe_texts(texts, (c for answer in answers for c in self.serving.confidences(answer)))
         self.observe(answers)
+        if self.log is not None:
+            self.log.write(texts, answers, seconds, request_id)
         return answers
 
-    async def predict(self, model: OnnxModel, texts: Sequence[str]) -> list[Any]:
+    async def predict(self, model: OnnxModel, texts: Sequence[str], request_id: str | None = None) -> list[Any]:
         if self.executor is None:
-            return self.predict_now(model, texts)
-        return await asyncio.get_running_loop().run_in_executor(self.executor, self.predict_now, model, texts)
+            return self.predict_now(model, texts, request_id)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.predict_now, model, texts, request_id)
 
     def close(self) -> None:
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.log is not None:
+            self.log.close()
+            self.log = None
 
 
 def add_texts_route(
@@ -95,6 +109,6 @@ def add_texts_route(
     )
     async def predict(payload: Annotated[request_model, Body()], request: Request) -> Response:  # type: ignore[valid-type]
         model = loaded_model(request)
-        answers = await runner.predict(model, payload.items)
+        answers = await runner.predict(model, payload.items, request_id(request) if runner.log else None)
         items = [as_json(answer) for answer in answers]
         return JSONResponse({"predictions": items, "model": model_out(model)})  # built here: no re-validation

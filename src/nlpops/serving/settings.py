@@ -10,13 +10,17 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Annotated, Any, get_type_hints
+from types import UnionType
+from typing import Annotated, Any, get_args, get_type_hints
 
 from nlpops.errors import UserError, positive_int
 
 PREFIX = "NLPOPS_"
 VARIANTS = ("int8", "fp32")
 WINDOW_STRIDE = 16  # tokens the windows of a text longer than the model's limit share (NER)
+STDOUT = "-"  # NLPOPS_PREDICTION_LOG: the prediction log to stdout (Lambda: CloudWatch)
+# Other tools' NLPOPS_* variables: close to a setting's name (LOCUST_TEXTS ~ LOG_TEXTS) but not misspelt ones
+OTHER_TOOLS = frozenset({"NLPOPS_INDEX_URL", "NLPOPS_CACHE", "NLPOPS_LOCUST_TEXTS"})
 
 
 @dataclass(frozen=True)
@@ -44,22 +48,39 @@ class Settings:
     port: Annotated[int, "port to listen on"] = 8000
     workers: Annotated[int, "server processes; /metrics sums them (1: see docs/serving-performance.md)"] = 1
     api_base_path: Annotated[str, 'Lambda: a path prefix to strip, e.g. the HTTP API stage "/prod"'] = "/"
+    model_name: Annotated[
+        str | None, "the model's name in /ready and the prediction log (unset: artifact folder's, less -onnx)"
+    ] = None
+    model_version: Annotated[str | None, "the release's version, e.g. v1.3.0, in /ready and the prediction log"] = None
+    model_stage: Annotated[str | None, "the release's stage, e.g. prod, in /ready and the prediction log"] = None
+    prediction_log: Annotated[
+        str | None, "a JSON line per prediction: to this size-rotated file, or - for stdout (unset: off; Lambda: -)"
+    ] = None
+    prediction_log_sample: Annotated[float, "share of requests whose predictions are logged, 0 to 1"] = 1.0
+    prediction_log_max_bytes: Annotated[int, "the log file's size at which it rotates"] = 100_000_000
+    prediction_log_backups: Annotated[int, "rotated log files kept (.1, .2, ...)"] = 5
+    log_texts: Annotated[bool, "also log each text, truncated: personal data, see docs/serving.md"] = False
+    log_text_chars: Annotated[int, "characters of a text logged with NLPOPS_LOG_TEXTS"] = 200
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Read the settings; ``overrides`` (keyword arguments) win over the environment."""
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, defaults: Mapping[str, Any] | None = None, **overrides: Any
+    ) -> Settings:
+        """Read the settings; ``overrides`` (keyword arguments) win over the environment, which wins over ``defaults``
+        (a deployment's own defaults, e.g. Lambda's prediction log to stdout)."""
         environ = os.environ if environ is None else environ
         _refuse_misspelt_names(environ)
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = dict(defaults or {})
         for field in fields(cls):
             name = PREFIX + field.name.upper()
             if field.name in overrides:
                 values[field.name] = overrides[field.name]
             elif name in environ:
                 if not environ[name].strip():  # e.g. NLPOPS_HOST=$HOST with HOST unset: "" would bind every interface
+                    default = f" ({_shown(field.default)})" if field.default is not None else ""
                     raise UserError(
-                        f"environment variable {name} is set but empty: unset it for the default "
-                        f"({_shown(field.default)}) or give it a value"
+                        f"environment variable {name} is set but empty: unset it for the default{default} "
+                        "or give it a value"
                     )
                 values[field.name] = _parse(name, environ[name], _parser(field.name))
         settings = cls(**values)
@@ -69,12 +90,19 @@ class Settings:
     def validate(self) -> None:
         if self.variant not in VARIANTS:
             raise UserError(f"{PREFIX}VARIANT must be one of {', '.join(VARIANTS)}, got '{self.variant}'")
-        for name in ("intra_op_threads", "max_text_chars", "max_batch", "max_body_bytes", "workers"):
+        positives = ("intra_op_threads", "max_text_chars", "max_batch", "max_body_bytes", "workers", "log_text_chars")
+        for name in (*positives, "prediction_log_max_bytes"):
             positive_int(f"{PREFIX}{name.upper()}", getattr(self, name))
-        if self.window_stride < 0:
-            raise UserError(f"{PREFIX}WINDOW_STRIDE must be 0 or more, got {self.window_stride}")
-        if self.inference_threads < 0:
-            raise UserError(f"{PREFIX}INFERENCE_THREADS must be 0 or more, got {self.inference_threads}")
+        for name in ("window_stride", "inference_threads", "prediction_log_backups"):
+            if getattr(self, name) < 0:
+                raise UserError(f"{PREFIX}{name.upper()} must be 0 or more, got {getattr(self, name)}")
+        if self.workers > 1 and self.prediction_log not in (None, STDOUT):
+            raise UserError(
+                f"{PREFIX}PREDICTION_LOG: {self.workers} worker processes cannot share one rotated file; "
+                f"log to stdout ({PREFIX}PREDICTION_LOG=-) or run one worker"
+            )
+        if not 0 <= self.prediction_log_sample <= 1:
+            raise UserError(f"{PREFIX}PREDICTION_LOG_SAMPLE must be from 0 to 1, got {self.prediction_log_sample}")
         if not 0 < self.port < 65536:
             raise UserError(f"{PREFIX}PORT must be between 1 and 65535, got {self.port}")
 
@@ -87,7 +115,11 @@ def _refuse_misspelt_names(environ: Mapping[str, str]) -> None:
     ``NLPOPS_LOCUST_TEXTS``).
     """
     names = sorted(field.name.upper() for field in fields(Settings))
-    unknown = [name for name in environ if name.startswith(PREFIX) and name[len(PREFIX) :] not in names]
+    unknown = [
+        name
+        for name in environ
+        if name.startswith(PREFIX) and name[len(PREFIX) :] not in names and name not in OTHER_TOOLS
+    ]
     if not unknown:
         return
     import difflib  # only here: the server imports this module on its way to a cold start
@@ -110,7 +142,9 @@ def describe_settings() -> str:
 
 
 def _shown(value: Any) -> str:
-    """A default as it is written in the environment (``true``, not ``True``)."""
+    """A default as it is written in the environment (``true``, not ``True``; unset: nothing)."""
+    if value is None:
+        return ""
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
@@ -132,6 +166,8 @@ def _parser(name: str) -> Callable[[str], Any]:
     if name == "variant":
         return _parse_variant
     kind = get_type_hints(Settings)[name]  # the type, without its Annotated meaning
+    if isinstance(kind, UnionType):  # an optional setting (str | None): unset is None, a value its type
+        [kind] = [arg for arg in get_args(kind) if arg is not type(None)]
     return _parse_bool if kind is bool else kind
 
 

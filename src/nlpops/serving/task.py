@@ -9,7 +9,7 @@ artifact's manifest carries (``serving_for``).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,8 @@ class SmokeTestFailed(Exception):
 class Evaluation:
     metrics: dict[str, float]
     rows: list[dict[str, str]]  # one per test example, for the predictions file (e.g. actual,predicted)
+    texts: list[str]  # the test texts as served, and the answers serving gave them: the drift reference
+    answers: list[Any]
 
 
 class TaskServing(ABC):
@@ -50,6 +52,14 @@ class TaskServing(ABC):
     @abstractmethod
     def as_json(self, answer: Any) -> dict[str, Any]:
         """An answer as the API returns it and the batch command writes it."""
+
+    @abstractmethod
+    def confidences(self, answer: Any) -> Iterable[float]:
+        """How sure the model is of an answer, a probability per decision (``nlpops_prediction_confidence``)."""
+
+    @abstractmethod
+    def log_output(self, answer: Any) -> dict[str, Any]:
+        """An answer summed up for the prediction log's ``output``: small, and no text of the request's."""
 
     @abstractmethod
     def add_routes(self, app: FastAPI, settings: Settings, runner: InferenceRunner) -> None:
