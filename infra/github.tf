@@ -22,6 +22,7 @@ locals {
   ))
 }
 
+# Who may assume the deploy role, and the drift role (drift.tf): one trust, written once.
 data "aws_iam_policy_document" "github_assume" {
   statement {
     actions = ["sts:AssumeRoleWithWebIdentity"]

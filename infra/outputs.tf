@@ -3,6 +3,11 @@ output "github_deploy_role_arn" {
   value       = aws_iam_role.github_deploy.arn
 }
 
+output "github_drift_role_arn" {
+  description = "Set it as the AWS_DRIFT_ROLE_ARN variable of the GitHub environment (docs/monitoring.md)."
+  value       = aws_iam_role.github_drift.arn
+}
+
 output "ecr_repository_urls" {
   description = "Where CD pushes each task's Lambda images (tag: commit SHA), by task."
   value       = { for task, repository in aws_ecr_repository.lambda : task => repository.repository_url }

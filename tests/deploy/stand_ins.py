@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ import boto3
 
 from nlpops import tasks
 from nlpops.deploy.settings import DeploySettings
-from tests.local_servers import Answer
+from tests.local_servers import Answer, json_server, request
 from tests.serving.artifacts import LABELS
 
 # deploy.env of the tests; SETTINGS and NER_SETTINGS are what it says for each task (test_settings checks it)
@@ -109,6 +111,26 @@ class Stack:
         """The configuration of the version ``alias`` (default: the one a push to main moves) points at."""
         qualifier = alias or self.settings.lambda_alias
         return self.lam.get_function(FunctionName=self.settings.lambda_function, Qualifier=qualifier)["Configuration"]
+
+    @contextmanager
+    def serve(self, api: str, qualifier: str | None = None) -> Iterator[str]:
+        """The Function URL as Lambda would serve it (moto runs no image): ``api`` answers every request, and its
+        ``/ready`` reports the ``NLPOPS_MODEL_*`` of the version ``qualifier`` (default: the alias a push to main
+        moves; an alias or a version) points at when asked, as the served app reads them. Yield its base URL."""
+
+        def answer(method: str, path: str, body: Any) -> tuple[int, Any]:
+            status, answered = request(f"{api}{path}", None if body is None else json.dumps(body).encode())
+            if path == "/ready" and status == 200:
+                variables = self.live(qualifier).get("Environment", {}).get("Variables", {})
+                answered |= {
+                    "model_name": variables.get("NLPOPS_MODEL_NAME", answered["model_name"]),
+                    "model_version": variables.get("NLPOPS_MODEL_VERSION"),
+                    "model_stage": variables.get("NLPOPS_MODEL_STAGE"),
+                }
+            return status, answered
+
+        with json_server(answer) as url:
+            yield url
 
     def versions(self) -> list[str]:
         listed = self.lam.list_versions_by_function(FunctionName=self.settings.lambda_function)["Versions"]

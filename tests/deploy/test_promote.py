@@ -23,10 +23,10 @@ def repo(tmp_path: Path, tiny_artifact: Path) -> Path:
     return model_repository(tmp_path / "project", tiny_artifact)
 
 
-def promote(stack: Stack, repo: Path, tag: str, smoke_url: str) -> int:
+def promote(stack: Stack, repo: Path, tag: str, smoke_url: str, *options: str) -> int:
     """What CD runs on a pushed stage tag, the smoke test pointed at a local server."""
     settings = ["--settings", str(stack.settings_file), "--smoke-url", smoke_url]
-    return main(["promote", "--tag", tag, "--repo", str(repo), *settings])
+    return main(["promote", "--tag", tag, "--repo", str(repo), *settings, *options])
 
 
 def serves(stack: Stack, commit: str, version: str) -> bool:
@@ -43,17 +43,18 @@ def test_register_assign_newer_version_and_roll_back_move_the_prod_alias(
 ) -> None:
     first = register(repo, "test")
     stack.push(first.commit)  # CD built the commit's image when it reached main
-    assert promote(stack, repo, assign(repo, "test", "v0.1.0"), healthy_api) == 0
-    assert serves(stack, first.commit, "v0.1.0") and stack.live("prod")["Version"] == "2"
+    with stack.serve(healthy_api, "prod") as prod:
+        assert promote(stack, repo, assign(repo, "test", "v0.1.0"), prod) == 0
+        assert serves(stack, first.commit, "v0.1.0") and stack.live("prod")["Version"] == "2"
 
-    retrain(repo, "0.0002")
-    newer = register(repo, "test", bump="minor")
-    stack.push(newer.commit)
-    assert promote(stack, repo, assign(repo, "test", "v0.2.0"), healthy_api) == 0
-    assert serves(stack, newer.commit, "v0.2.0") and stack.live("prod")["Version"] == "3"
+        retrain(repo, "0.0002")
+        newer = register(repo, "test", bump="minor")
+        stack.push(newer.commit)
+        assert promote(stack, repo, assign(repo, "test", "v0.2.0"), prod) == 0
+        assert serves(stack, newer.commit, "v0.2.0") and stack.live("prod")["Version"] == "3"
 
-    rollback = assign(repo, "test", "v0.1.0", force=True)
-    assert promote(stack, repo, rollback, healthy_api) == 0
+        rollback = assign(repo, "test", "v0.1.0", force=True)
+        assert promote(stack, repo, rollback, prod) == 0
     assert serves(stack, first.commit, "v0.1.0") and stack.live("prod")["Version"] == "4"
     assert stack.live()["Version"] == "1"  # the push-to-main alias (live) is another stage: untouched
     assert "v0.1.0    │ prod" in gto(repo, "show", "test")
@@ -80,6 +81,25 @@ def test_a_promoted_version_that_fails_the_smoke_test_is_rolled_back(
         assert promote(stack, repo, assign(repo, "test", "v0.1.0"), broken) == 1
     assert stack.live("prod")["Version"] == "1"
     assert "rolled nlpops-test:prod back to version 1" in capsys.readouterr().err
+
+
+def test_a_promoted_version_whose_url_still_reports_the_previous_model_version_is_rolled_back(
+    stack: Stack, repo: Path, healthy_api: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The prod URL keeps answering as version 2 (v0.1.0) after v0.2.0 was promoted: not the release it asked for."""
+    first = register(repo, "test")
+    stack.push(first.commit)
+    with stack.serve(healthy_api, "prod") as prod:
+        assert promote(stack, repo, assign(repo, "test", "v0.1.0"), prod) == 0
+    retrain(repo, "0.0002")
+    stack.push(register(repo, "test", bump="minor").commit)
+    with stack.serve(healthy_api, "2") as stale:
+        assert promote(stack, repo, assign(repo, "test", "v0.2.0"), stale, "--smoke-timeout", "0.5") == 1
+    live = stack.live("prod")  # (moto shows version 2 with $LATEST's image: its environment is what counts here)
+    assert live["Version"] == "2" and live["Environment"]["Variables"]["NLPOPS_MODEL_VERSION"] == "v0.1.0"
+    err = capsys.readouterr().err
+    assert "'model_version': 'v0.1.0'" in err and "'model_version': 'v0.2.0'" in err
+    assert "rolled nlpops-test:prod back to version 2" in err
 
 
 @pytest.mark.parametrize(

@@ -15,20 +15,21 @@ from tests.deploy.stand_ins import FRESH, NER_SETTINGS, OBAMA, ROTTEN, SETTINGS,
 from tests.local_servers import json_server
 
 
-def release(stack: Stack, tag: str, smoke_url: str, *task: str) -> int:
+def release(stack: Stack, tag: str, smoke_url: str, *options: str) -> int:
     """The command CD runs, with the smoke test pointed at a local server (moto's Function URLs lead nowhere).
 
-    ``task``: ``"--task", "ner"``, or nothing, as CD ran it before there were tasks (classification).
+    ``options``: e.g. ``"--task", "ner"``, or nothing, as CD ran it before there were tasks (classification).
     """
     settings = ["--settings", str(stack.settings_file)]
-    return main(["release", *task, "--image-tag", tag, *settings, "--smoke-url", smoke_url])
+    return main(["release", *options, "--image-tag", tag, *settings, "--smoke-url", smoke_url])
 
 
 def test_a_good_image_becomes_the_live_version(
     stack: Stack, healthy_api: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     stack.push("v2")
-    assert release(stack, "v2", healthy_api) == 0
+    with stack.serve(healthy_api) as function:
+        assert release(stack, "v2", function) == 0
 
     live = stack.live()
     assert live["Version"] == "2"
@@ -60,10 +61,24 @@ def test_a_wrong_answer_rolls_the_alias_back_to_the_previous_image(
     assert "error: smoke test failed" in err and "rolled nlpops-test:live back to version 1" in err
 
 
+def test_a_version_that_reports_another_model_than_the_release_set_is_rolled_back(
+    stack: Stack, healthy_api: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Right answers, but /ready names another model: here an image that ignores NLPOPS_MODEL_* (the API alone)."""
+    stack.push("v2")
+    assert release(stack, "v2", healthy_api, "--smoke-timeout", "0.5") == 1
+    assert stack.live()["Version"] == "1" and stack.versions() == ["$LATEST", "1", "2"]
+    err = capsys.readouterr().err
+    assert "GET /ready reports the model {'model_name': 'tiny-artifact', 'model_stage': None}" in err
+    assert "expected {'model_name': 'test', 'model_stage': 'live'}" in err
+    assert "rolled nlpops-test:live back to version 1" in err
+
+
 def test_releasing_the_live_image_again_keeps_its_version(stack: Stack, healthy_api: str) -> None:
     stack.push("v2")
-    assert release(stack, "v2", healthy_api) == 0
-    assert release(stack, "v2", healthy_api) == 0  # a re-run of the same commit
+    with stack.serve(healthy_api) as function:
+        assert release(stack, "v2", function) == 0
+        assert release(stack, "v2", function) == 0  # a re-run of the same commit
     assert stack.live()["Version"] == "2"
     assert stack.versions() == ["$LATEST", "1", "2"]
 
@@ -100,7 +115,8 @@ def test_a_good_ner_image_becomes_the_live_version_of_the_ner_function_alone(
     stack: Stack, ner_stack: Stack, healthy_ner_api: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ner_stack.push("v2")
-    assert release(ner_stack, "v2", healthy_ner_api, "--task", "ner") == 0
+    with ner_stack.serve(healthy_ner_api) as function:
+        assert release(ner_stack, "v2", function, "--task", "ner") == 0
 
     assert ner_stack.live()["Version"] == "2"
     code = ner_stack.lam.get_function(FunctionName=NER_SETTINGS.lambda_function, Qualifier="2")["Code"]

@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from nlpops.deploy.settings import DEFAULT_TASK, parse_env_file, read_settings, stage_names, task_names
+from nlpops.monitor.cloudwatch import log_group
 from tests.cli import REPO_ROOT
+from tests.ship.workflows import workflow
 
 INFRA = REPO_ROOT / "infra"
 SKIP = re.compile(r"#\s*checkov:skip=(CKV2?_[A-Z]+_\d+)(?::(.*))?")
@@ -130,3 +132,59 @@ def test_terraform_names_each_tasks_function_and_repository_as_the_release_does(
         f"{task}/{stage}": {"task": task, "stage": settings.lambda_alias}
         for (task, stage), settings in released.items()
     }
+
+
+def test_the_drift_role_trusts_what_the_deploy_role_does_and_may_only_read_the_functions_logs() -> None:
+    """The drift workflow's role: production jobs of this repository, FilterLogEvents on the tasks' log groups.
+
+    The one call the monitor makes (its boto3 paginator, as an IAM action) is the one action allowed, and the
+    resources are the per-task log groups' ARNs, built by iterating over them: no wildcard, no other log group.
+    """
+    roles = dict(blocks("resource", "drift.tf", "github.tf"))
+    trust = re.compile(r"^  assume_role_policy += (\S+)$", re.MULTILINE)
+    assert trust.findall(roles["aws_iam_role.github_drift"]) == trust.findall(roles["aws_iam_role.github_deploy"])
+    assert re.search(r"^  role += aws_iam_role\.github_drift\.id$", roles["aws_iam_role_policy.github_drift"], re.M)
+    assert re.search(
+        r"^  policy += data\.aws_iam_policy_document\.github_drift\.json$",
+        roles["aws_iam_role_policy.github_drift"],
+        re.MULTILINE,
+    )
+
+    policy = dict(blocks("data", "drift.tf"))["aws_iam_policy_document.github_drift"]
+    assert "effect" not in policy and "not_actions" not in policy  # Allow statements only
+    actions = {
+        action
+        for line in re.findall(r"^    actions += \[(.*)\]$", policy, re.MULTILINE)
+        for action in re.findall(r'"([^"]+)"', line)
+    }
+    monitor = (REPO_ROOT / "src" / "nlpops" / "monitor" / "cloudwatch.py").read_text()
+    calls = re.findall(r'get_paginator\("(\w+)"\)|client\.(?!get_paginator)(\w+)\(', monitor)
+    assert actions == {"logs:" + "".join(part.title() for part in (a or b).split("_")) for a, b in calls}
+    assert actions == {"logs:FilterLogEvents"}
+    [resources] = re.findall(r"^    resources += (.*)$", policy, re.MULTILINE)
+    assert re.fullmatch(
+        r'flatten\(\[for (\w+) in aws_cloudwatch_log_group\.function : \[\1\.arn, "\$\{\1\.arn\}:\*"\]\]\)', resources
+    )
+    [(_, log_groups)] = [
+        block for block in blocks("resource", "function.tf") if block[0] == "aws_cloudwatch_log_group.function"
+    ]
+    # one per function of local.functions, named as the monitor names the group it reads
+    assert re.search(r"^  for_each += local\.functions$", log_groups, re.MULTILINE)
+    [name] = re.findall(r'^  name += "(.*)"$', log_groups, re.MULTILINE)
+    assert name.replace("${each.value}", "nlpops-ner") == log_group("nlpops-ner")
+
+    outputs = dict(blocks("output", "outputs.tf"))
+    assert "value       = aws_iam_role.github_drift.arn" in outputs["github_drift_role_arn"]
+    assert "AWS_DRIFT_ROLE_ARN" in outputs["github_drift_role_arn"]
+
+
+def test_the_drift_workflow_assumes_the_drift_role_in_the_environment_it_trusts() -> None:
+    drift = workflow("drift.yml")["jobs"]["drift"]
+    [default] = re.findall(
+        r'^variable "github_environment" \{.*?^  default += "([^"]+)"$',
+        (INFRA / "variables.tf").read_text(),
+        re.MULTILINE | re.DOTALL,
+    )
+    assert drift["environment"] == default
+    [credentials] = [step for step in drift["steps"] if "configure-aws-credentials" in step.get("uses", "")]
+    assert credentials["with"]["role-to-assume"] == "${{ vars.AWS_DRIFT_ROLE_ARN }}"

@@ -4,9 +4,9 @@ Traffic reaches the function through its aliases, one per registry stage (``stag
 URL and the provisioned concurrency belong to an alias, not to ``$LATEST``. A release points ``$LATEST`` at the new
 image and at the model's registry name, version and stage (``NLPOPS_MODEL_*``, which ``/ready`` reports), waits
 until Lambda has taken them, publishes them as a new immutable version and moves the alias there. If the smoke
-test fails, the alias moves back to the version it had, which still holds the previous image: a rollback is one
-API call, with no rebuild and no image pull. Each task has its own function and repository (``deploy.env``), and
-the smoke test is that task's own check.
+test fails (a wrong answer, or ``/ready`` reporting another model than the one set), the alias moves back to the
+version it had, which still holds the previous image: a rollback is one API call, with no rebuild and no image
+pull. Each task has its own function and repository (``deploy.env``), and the smoke test is that task's own check.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from nlpops.errors import UserError
 
 MODEL_NAME, MODEL_VERSION, MODEL_STAGE = "NLPOPS_MODEL_NAME", "NLPOPS_MODEL_VERSION", "NLPOPS_MODEL_STAGE"
 MODEL_VARIABLES = (MODEL_NAME, MODEL_VERSION, MODEL_STAGE)
+READY_FIELDS = {MODEL_NAME: "model_name", MODEL_VERSION: "model_version", MODEL_STAGE: "model_stage"}  # in /ready
 WAITER_CONFIG = {"Delay": 2, "MaxAttempts": 300}  # Lambda takes seconds to minutes to optimise a new image
 TERRAFORM = "`terraform -chdir=infra apply{}` (docs/deployment.md)"
 
@@ -130,7 +131,9 @@ def release(
         point_alias(lam, function, alias, version)
         log(f"alias    {function}:{alias} -> version {version}")
     try:
-        smoke = smoke_test(url, smoke_timeout, task=settings.task)
+        # the served version must say it is the model this release set: name, stage (and the promoted version)
+        expected = {READY_FIELDS[name]: value for name, value in model.items()}
+        smoke = smoke_test(url, smoke_timeout, task=settings.task, expected=expected)
     except SmokeTestFailed as err:
         if version == previous:
             raise ReleaseFailed(f"smoke test failed: {err} (version {version} was already live)") from None

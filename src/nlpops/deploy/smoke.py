@@ -4,7 +4,9 @@ Right means: ``GET /ready`` says the model is loaded, and the task's own check p
 serving module: for classification, a clearly positive and a clearly negative review get two different labels).
 That fails for a crashed init, a wrong response shape, or a broken or constant model. Connection errors, 429 and
 5xx answers are retried until the deadline (the first request to a new Lambda version is a cold start); a wrong
-answer fails at once.
+answer fails at once. After a release, ``/ready`` must also report the model the release set (``expected``: its
+``model_name``, ``model_stage`` and, for a promotion, ``model_version``). Another identity is retried until the
+deadline, as the previous version may answer for a moment after the alias moved; then it fails the release.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,27 +39,37 @@ class SmokeResult:
 
 
 def smoke_test(
-    url: str, timeout: float = 120.0, interval: float = 2.0, task: str = tasks.CLASSIFICATION
+    url: str,
+    timeout: float = 120.0,
+    interval: float = 2.0,
+    task: str = tasks.CLASSIFICATION,
+    expected: Mapping[str, str] | None = None,
 ) -> SmokeResult:
-    """Check the ``task`` API at ``url`` (its base, e.g. a Function URL) until it answers or ``timeout`` s pass."""
+    """Check the ``task`` API at ``url`` (its base, e.g. a Function URL) until it answers or ``timeout`` s pass.
+
+    ``expected``: fields ``GET /ready`` must report with these values, e.g. ``{"model_name": "ner"}``.
+    """
     base = url.rstrip("/")
     deadline = time.monotonic() + timeout
     attempts = 0
     while True:
         attempts += 1
         try:
-            return _check(base, task, attempts)
+            return _check(base, task, attempts, expected or {})
         except _Transient as err:
             if time.monotonic() + interval > deadline:
                 raise SmokeTestFailed(f"no good answer from {base} in {timeout:g} s: {err}") from None
             time.sleep(interval)
 
 
-def _check(base: str, task: str, attempts: int) -> SmokeResult:
+def _check(base: str, task: str, attempts: int, expected: Mapping[str, str]) -> SmokeResult:
     ready = _request(f"{base}/ready")
     if ready.get("status") != "ready":
         raise SmokeTestFailed(f"GET /ready answered {ready}, expected the ready status and the model's labels")
     summary = serving_for(task).smoke_check(base, _request, ready)
+    reported = {field: ready.get(field) for field in expected}
+    if reported != expected:
+        raise _Transient(f"GET /ready reports the model {reported}, expected {dict(expected)}")
     return SmokeResult(summary=summary, model=ready.get("model", {}), attempts=attempts)
 
 
