@@ -64,6 +64,13 @@ def test_epoch_metrics_are_entity_level_and_read_each_words_first_piece(tiny_pre
         "test/recall": pytest.approx(2 / 4),
         "test/f1": pytest.approx(2 * (2 / 3) * (1 / 2) / (2 / 3 + 1 / 2)),
         "test/token_acc": pytest.approx(5 / 8),
+        # per type, on test only: person 2 of 2 found among 3 predicted, no place predicted
+        "test/person/precision": pytest.approx(2 / 3),
+        "test/person/recall": 1.0,
+        "test/person/f1": pytest.approx(0.8),
+        "test/place/precision": 0.0,
+        "test/place/recall": 0.0,
+        "test/place/f1": 0.0,
     }
 
 

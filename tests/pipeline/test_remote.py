@@ -11,7 +11,8 @@ from tests.pipeline.s3 import s3_server
 from tests.pipeline.workspace import checksums, dvc
 
 BUCKET = "nlpops-test-artifacts"
-TRACKED = ("data/raw", "data/prepared")
+# the DVC-tracked outputs (not their folders: data/prepared also holds the .gitignore DVC writes for them)
+TRACKED = ("data/raw", "data/prepared/reviews.jsonl", "data/prepared/ner.jsonl")
 TRACKED += ("models/text-classifier", "models/text-classifier-onnx", "models/ner", "models/ner-onnx")
 EXPECTED_ERROR = {"wrong secret key": "(403)", "unreachable endpoint": "Could not connect"}
 
@@ -33,8 +34,11 @@ def test_push_then_pull_into_an_empty_workspace_restores_every_byte(remote):
     pushed = dvc(root, "push", **server.credentials())
     assert "pushed" in pushed.stdout
     shutil.rmtree(root / ".dvc" / "cache")
-    for path in TRACKED:
-        shutil.rmtree(root / path)
+    for path in map(root.joinpath, TRACKED):
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
     dvc(root, "pull", **server.credentials())
     assert checksums(root, *TRACKED) == before
     assert dvc(root, "status", "--cloud", **server.credentials()).stdout.strip().startswith("Cache and remote")
