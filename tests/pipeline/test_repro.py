@@ -88,7 +88,7 @@ def test_changing_a_training_parameter_reruns_only_what_follows_training_in_that
     assert len((root / f"{CLASSIFICATION}/history.csv").read_text().splitlines()) == 1 + 1
     run(root, sys.executable, "-m", "nlpops.utils.dvc_params", "--file", "params_ner.yaml", "trainer.max_epochs=1")
     assert "max_epochs: 1" in (root / "params.yaml").read_text()  # the other branch's file kept its value
-    result = dvc(root, "exp", "run")
+    result = dvc(root, "repro")
     assert stages_run(result.stdout) == ["train@ner", "export@ner", "evaluate@ner"]
     assert len((root / f"{NER}/history.csv").read_text().splitlines()) == 1 + 1
 

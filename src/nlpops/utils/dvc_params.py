@@ -6,7 +6,7 @@ pipeline sees it. Each other branch of the pipeline has its config next to that 
 (e.g. ``pipeline_ner.yaml``), and gets ``params_<branch>.yaml`` the same way. ``dvc exp run -S`` cannot do
 that for those files (it sets values in place and resolves interpolations that must wait for the stage), so an
 experiment on another branch is ``python -m nlpops.utils.dvc_params --file params_ner.yaml KEY=VALUE`` and then
-``dvc exp run``. Arguments are Hydra overrides: ``python -m nlpops.utils.dvc_params trainer.max_epochs=5``.
+``dvc repro``. Arguments are Hydra overrides: ``python -m nlpops.utils.dvc_params trainer.max_epochs=5``.
 """
 
 from __future__ import annotations
