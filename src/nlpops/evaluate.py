@@ -19,7 +19,7 @@ from omegaconf import DictConfig
 from nlpops.data.base import TransformerDataModule
 from nlpops.errors import UserError
 from nlpops.serving.core import OnnxModel
-from nlpops.serving.prediction_log import ModelIdentity, RecordBuilder, write_records
+from nlpops.serving.prediction_log import ModelIdentity, RecordBuilder, artifact_name, write_records
 from nlpops.serving.task import Evaluation, TaskServing, serving_for
 from nlpops.train import metric_values
 from nlpops.utils.files import atomic_file
@@ -57,7 +57,7 @@ def evaluate_artifact(cfg: DictConfig) -> dict[str, float]:
 def _write_reference(path: Path, model: OnnxModel, serving: TaskServing, evaluation: Evaluation) -> None:
     """The records serving would have logged for the test texts, stamped with the model's training time (not
     now), so that the same model always gives the same file."""
-    identity = ModelIdentity(model.directory.absolute().name.removesuffix("-onnx"), None, None)
+    identity = ModelIdentity(artifact_name(model.directory), None, None)
     trained = model.manifest.source.get("training", {}).get("created_at")
     at = datetime.fromisoformat(trained).timestamp() if trained else None
     builder = RecordBuilder(serving, model, identity, source="evaluate")

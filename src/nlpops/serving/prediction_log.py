@@ -60,8 +60,12 @@ class ModelIdentity:
     @classmethod
     def of(cls, settings: Settings, artifact_dir: Path) -> ModelIdentity:
         """``NLPOPS_MODEL_NAME`` (else the artifact folder's name less ``-onnx``), ``_VERSION`` and ``_STAGE``."""
-        name = settings.model_name or Path(artifact_dir).absolute().name.removesuffix("-onnx")
-        return cls(name, settings.model_version, settings.model_stage)
+        return cls(settings.model_name or artifact_name(artifact_dir), settings.model_version, settings.model_stage)
+
+
+def artifact_name(artifact_dir: Path) -> str:
+    """A model's default name: its artifact folder's, less ``-onnx`` (``models/ner-onnx`` → ``ner``)."""
+    return Path(artifact_dir).absolute().name.removesuffix("-onnx")
 
 
 def timestamp(seconds: float) -> str:
