@@ -9,13 +9,13 @@ TORCH := torch==2.13.0
 EXTRAS ?= train,export,serve,lambda,dvc,deploy,dev
 ARGS ?=
 # the branches of dvc.yaml (configs/task/<task>.yaml)
-PIPELINE_TASKS := classification ner
+PIPELINE_TASKS := classification ner generation
 
 .DEFAULT_GOAL := help
-.PHONY: help install train test test-fast lint lint-ship checkov stack format data repro params register promote plots export serve predict lambda-invoke fuzz-api bench bench-train bench-ner load-test lock lock-monitor monitor-env drift clean
+.PHONY: help install train test test-fast lint lint-ship checkov stack format data repro params register promote plots sweep generate cloud export serve predict lambda-invoke fuzz-api bench bench-train bench-ner bench-generate load-test lock lock-monitor monitor-env drift clean
 
 help: ## list the commands
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 install: $(VENV)/.installed ## create .venv with the pinned training + dev environment
 
@@ -73,7 +73,7 @@ data: install ## data/raw (data.dvc) re-created offline from its pinned assets, 
 repro: data ## the DVC pipeline, each task's branch: prepare → train → export → evaluate, running only what changed
 	PATH="$(VENV)/bin:$$PATH" $(VENV)/bin/dvc repro $(ARGS)
 
-params: install ## regenerate params.yaml and params_ner.yaml from configs/ (as `dvc exp run -S` does); ARGS: overrides
+params: install ## regenerate params.yaml, params_ner.yaml and params_generation.yaml from configs/ (as `dvc exp run -S` does); ARGS: overrides
 	$(PYTHON) -m nlpops.utils.dvc_params $(ARGS)
 
 register: install ## register the model the pipeline produced as its next version: make register MODEL=ner [BUMP=minor]
@@ -84,6 +84,15 @@ promote: install ## release what a stage tag names (CD does this on a pushed tag
 
 plots: install ## render `dvc plots` offline into dvc_plots/index.html (ARGS: revisions to compare)
 	$(PYTHON) -m nlpops.utils.dvc_plots $(ARGS)
+
+sweep: install ## Optuna sweep (its study in logs/train/sweeps/): run it again after a kill to continue; ARGS: overrides
+	$(PYTHON) train.py -m hparams_search=sentiment_optuna $(ARGS)
+
+generate: install ## continue a prompt with the trained generator: make generate ARGS='prompt="My lord," max_new_tokens=40'
+	$(PYTHON) generate.py $(ARGS)
+
+cloud: install ## SageMaker: make cloud ARGS="train --instance-type ml.g5.xlarge --spot -- trainer.max_epochs=5" (train|tune|status|logs)
+	$(PYTHON) -m nlpops.cloud $(ARGS)
 
 export: install ## trained model → ONNX fp32 + INT8 + tokenizer + manifest, with parity checks
 	$(PYTHON) export.py $(ARGS)
@@ -108,6 +117,12 @@ bench-train: install ## training throughput: samples/s of the real training loop
 
 bench-ner: install ## NER: `train.py task=ner` vs a run_ner-style Hugging Face Trainer: test entity F1, wall time
 	$(PYTHON) benchmarks/ner_baseline.py $(ARGS)
+
+bench-sweep: install ## Optuna sweep (its study in logs/train/sweeps/): run it again after a kill to continue; ARGS: overrides
+	$(PYTHON) train.py -m hparams_search=sentiment_optuna $(ARGS)
+
+generate: install ## generation: tokens/s and time to first token of /generate vs a transformers generate() server
+	$(PYTHON) -m benchmarks.generation_load $(ARGS)
 
 load-test: install ## requests/s and latency of the API under wrk (starts its own server; needs Debian's wrk); NER: ARGS="--artifact models/ner-onnx"
 	$(PYTHON) benchmarks/load_test.py $(ARGS)

@@ -18,7 +18,12 @@ for PyTorch, 390-450 for ONNX Runtime INT8 on their machine), so that the API se
 them on any machine. NER is written the way its tutorials do it: the PyTorch engine is transformers'
 ``pipeline("token-classification", aggregation_strategy="simple")``; the ONNX one runs the artifact's INT8 file
 with onnxruntime and tokenizers directly (tokenize, run, argmax, the pipeline's simple grouping), without the
-project's inference core. Not for production: use ``make serve``.
+project's inference core. Text generation (``POST /generate``, PyTorch only) is transformers' ``generate()`` on
+the fine-tuned folder, the whole text in one answer, as its tutorials serve it:
+
+    python benchmarks/naive_server.py --task text-generation --engine pytorch --model-dir models/generator
+
+Not for production: use ``make serve``.
 """
 
 from __future__ import annotations
@@ -47,11 +52,19 @@ Token = tuple[str, float, int, int]  # a word piece's label, its probability, it
 MODEL_DIRS = {  # the fine-tuned checkpoint --engine pytorch serves by default, by task
     tasks.CLASSIFICATION: REPO_ROOT / "models/text-classifier",
     tasks.TOKEN_CLASSIFICATION: REPO_ROOT / "models/ner",
+    tasks.TEXT_GENERATION: REPO_ROOT / "models/generator",
 }
 
 
 class TextIn(BaseModel):
     text: str
+
+
+class PromptIn(BaseModel):
+    prompt: str
+    max_new_tokens: int = 64
+    temperature: float = 0.0
+    top_p: float = 1.0
 
 
 def pytorch_scorer(model_dir: Path) -> Callable[[str], Scores]:
@@ -169,6 +182,41 @@ def entity(text: str, kind: str, score: float, start: int, end: int) -> dict[str
     return {"type": kind, "text": text[start:end], "start": start, "end": end, "score": score}
 
 
+def pytorch_generator(model_dir: Path) -> Callable[[PromptIn], dict[str, Any]]:
+    """A continuation of one prompt from ``model.generate()``, as a transformers tutorial serves a causal LM."""
+    check_model_dir(model_dir, choose=PASS_MODEL_DIR)
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+
+    def answer(request: PromptIn) -> dict[str, Any]:
+        inputs = tokenizer(request.prompt, return_tensors="pt")
+        sampling = {"do_sample": True, "temperature": request.temperature, "top_p": request.top_p}
+        with torch.no_grad():
+            output = model.generate(
+                **inputs,
+                max_new_tokens=request.max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id,
+                **(sampling if request.temperature > 0 else {"do_sample": False}),
+            )
+        new = output[0, inputs["input_ids"].shape[1] :]
+        return {"text": tokenizer.decode(new, skip_special_tokens=True), "tokens": len(new)}
+
+    return answer
+
+
+def build_generation_app(answer: Callable[[PromptIn], dict[str, Any]]) -> FastAPI:
+    app = FastAPI(title="naive baseline")
+
+    @app.post("/generate")
+    def generate(request: PromptIn) -> dict:
+        return answer(request)
+
+    return app
+
+
 def load_answer(task: str, engine: str, model_dir: Path, artifact: Path) -> Answer:
     """What the endpoint answers for ``task`` with ``engine``; the model is loaded here, once."""
     if task == tasks.TOKEN_CLASSIFICATION:
@@ -209,15 +257,21 @@ def main() -> None:
     )
     args = parser.parse_args()
     model_dir = args.model_dir or MODEL_DIRS[args.task]
+    if args.task == tasks.TEXT_GENERATION and args.engine != "pytorch":
+        fail("text generation's baseline is --engine pytorch (transformers' generate())")
     try:
         settings = Settings.from_env()
-        answer = load_answer(args.task, args.engine, model_dir, settings.artifact_dir)
+        if args.task == tasks.TEXT_GENERATION:
+            app = build_generation_app(pytorch_generator(model_dir))
+        else:
+            app = build_app(
+                serving_for(args.task).route, load_answer(args.task, args.engine, model_dir, settings.artifact_dir)
+            )
     except ImportError as err:  # the serving-only install has no torch
         fail(f"the {args.engine} engine needs {err.name}; use the training install")
     except (UserError, OSError) as err:  # a bad NLPOPS_* value, a missing model or artifact
         fail(str(err))
     # "warning" keeps the access log off the benchmark's terminal; its lines are skipped as cheaply as turned off
-    app = build_app(serving_for(args.task).route, answer)
     uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
 
 

@@ -7,6 +7,9 @@
 #   docker build -f docker/train.Dockerfile --build-arg TORCH_VARIANT=cu128 -t nlpops-train:cuda .
 #   docker run --rm -v "$PWD/models:/app/models" -v "$PWD/logs:/app/logs" nlpops-train python train.py trainer.max_epochs=5
 #   docker run --rm --gpus all ... nlpops-train:cuda python train.py trainer=gpu
+# On AWS SageMaker (python -m nlpops.cloud, docs/cloud-setup.md) the same image runs as `docker run IMAGE train`:
+# `train` on PATH is the entry point of SageMaker's contract (python -m nlpops.cloud.container), which reads
+# /opt/ml and runs train.py's config with the job's overrides.
 # It runs as uid 10001: on a Linux host let that uid write the mounted folders, or add --user "$(id -u)" -e HOME=/tmp.
 #checkov:skip=CKV_DOCKER_2:a batch job (train, eval, export) that exits when done: no service to health-check
 FROM python:3.11.14-slim-bookworm@sha256:65a93d69fa75478d554f4ad27c85c1e69fa184956261b4301ebaf6dbb0a3543d AS base
@@ -41,5 +44,10 @@ COPY *.py ./
 RUN --mount=type=bind,from=build,source=/wheels,target=/tmp/wheels \
     pip install --no-cache-dir --no-deps /tmp/wheels/nlpops-*.whl \
     && mkdir data logs models && chown nlpops:nlpops data logs models
+# SageMaker's `train` command, and the /opt/ml folders it mounts, writable by the user the job runs as
+RUN printf '#!/bin/sh\nexec python -m nlpops.cloud.container train "$@"\n' > /usr/local/bin/train \
+    && chmod 755 /usr/local/bin/train \
+    && mkdir -p /opt/ml/model /opt/ml/checkpoints /opt/ml/output/data \
+    && chown -R nlpops:nlpops /opt/ml
 USER 10001
 CMD ["python", "train.py"]

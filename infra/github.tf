@@ -1,6 +1,7 @@
 # The role GitHub Actions assumes through OIDC to deploy (.github/workflows/cd.yml): short-lived credentials,
 # no access keys anywhere. Only jobs of this repository running in the deploy environment may assume it, and
-# it may only read the DVC remote, push to the tasks' repositories and release the tasks' functions.
+# it may only read the DVC remote, push to the tasks' repositories and the train repository, release the tasks'
+# functions, and start, follow and stop SageMaker jobs that run as the SageMaker role (sagemaker.tf).
 
 resource "aws_iam_openid_connect_provider" "github" {
   count = var.create_github_oidc_provider ? 1 : 0
@@ -92,7 +93,7 @@ data "aws_iam_policy_document" "github_deploy" {
       "ecr:PutImage",
       "ecr:UploadLayerPart",
     ]
-    resources = [for repository in aws_ecr_repository.lambda : repository.arn]
+    resources = concat([for repository in aws_ecr_repository.lambda : repository.arn], [aws_ecr_repository.train.arn])
   }
 
   statement {
@@ -107,6 +108,38 @@ data "aws_iam_policy_document" "github_deploy" {
       "lambda:UpdateFunctionConfiguration", # NLPOPS_MODEL_* of the version a release publishes
     ]
     resources = flatten([for arn in values(local.function_arns) : [arn, "${arn}:*"]])
+  }
+
+  statement {
+    sid = "TrainingJobs"
+    actions = [
+      "sagemaker:CreateTrainingJob",
+      "sagemaker:DescribeTrainingJob",
+      "sagemaker:StopTrainingJob",
+      "sagemaker:CreateHyperParameterTuningJob",
+      "sagemaker:DescribeHyperParameterTuningJob",
+      "sagemaker:StopHyperParameterTuningJob",
+      "sagemaker:ListTrainingJobsForHyperParameterTuningJob",
+    ]
+    resources = local.sagemaker_job_arns
+  }
+
+  statement {
+    sid       = "PassOnlyTheSageMakerRole"
+    actions   = ["iam:PassRole"]
+    resources = [aws_iam_role.sagemaker.arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["sagemaker.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "FollowTrainingLogs"
+    actions   = ["logs:DescribeLogStreams", "logs:GetLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.sagemaker.arn}:*"]
   }
 }
 

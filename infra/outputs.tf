@@ -22,3 +22,13 @@ output "function_urls" {
   description = "The public URL of each task's stage alias, by TASK/STAGE (a task is absent until its function exists: set image_tag)."
   value       = { for key, url in aws_lambda_function_url.stage : key => url.function_url }
 }
+
+output "sagemaker_role_arn" {
+  description = "The execution role of SageMaker jobs: export it as NLPOPS_SAGEMAKER_ROLE_ARN for python -m nlpops.cloud (docs/cloud-setup.md)."
+  value       = aws_iam_role.sagemaker.arn
+}
+
+output "train_repository_url" {
+  description = "Where CD pushes the training image that SageMaker jobs run (tag: commit SHA)."
+  value       = aws_ecr_repository.train.repository_url
+}

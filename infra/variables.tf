@@ -95,3 +95,42 @@ variable "noncurrent_version_days" {
   type        = number
   default     = 90
 }
+
+variable "provisioned_concurrency_autoscaling" {
+  description = "Scale each promoted stage's provisioned concurrency with traffic (autoscaling.tf) between the min and max below. Off by default: warm environments are billed while idle."
+  type        = bool
+  default     = false
+}
+
+variable "provisioned_concurrency_min" {
+  description = "With provisioned_concurrency_autoscaling: warm environments kept at the quietest time."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.provisioned_concurrency_min >= 1
+    error_message = "provisioned_concurrency_min must be 1 or more."
+  }
+}
+
+variable "provisioned_concurrency_max" {
+  description = "With provisioned_concurrency_autoscaling: most warm environments; keep it below reserved_concurrency."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.provisioned_concurrency_max >= 1
+    error_message = "provisioned_concurrency_max must be 1 or more."
+  }
+}
+
+variable "provisioned_concurrency_target" {
+  description = "With provisioned_concurrency_autoscaling: the share of warm environments in use that scaling aims at."
+  type        = number
+  default     = 0.7
+
+  validation {
+    condition     = var.provisioned_concurrency_target >= 0.1 && var.provisioned_concurrency_target <= 0.9
+    error_message = "provisioned_concurrency_target must be between 0.1 and 0.9 (AWS's range for this metric)."
+  }
+}

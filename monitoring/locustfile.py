@@ -3,9 +3,10 @@
     .venv/bin/locust -f monitoring/locustfile.py --host http://127.0.0.1:8000                 # web UI on :8089
     .venv/bin/locust -f monitoring/locustfile.py --host http://127.0.0.1:8000 --headless -u 16 -r 4 -t 60s
 
-It runs against a server of either task: each user first reads the server's ``/openapi.json`` and posts to the
-route it publishes, ``/ner`` for a token-classification artifact, else ``/predict``, so the same command
-load-tests whichever model is deployed. Set ``NLPOPS_LOCUST_TEXTS`` to a file with one text per line to send
+It runs against a server of any task: each user first reads the server's ``/openapi.json`` and posts to the
+route it publishes, ``/ner`` for a token-classification artifact, ``/generate`` for a text-generation one (a
+prompt and up to ``NLPOPS_LOCUST_NEW_TOKENS`` new tokens, default 32, sampled), else ``/predict``, so the same
+command load-tests whichever model is deployed. Set ``NLPOPS_LOCUST_TEXTS`` to a file with one text per line to send
 your own traffic instead of the built-in sample of that task (reviews for ``/predict``, tweet-like sentences
 with people, places and companies for ``/ner``; the datasets are fetched, not committed, so they are not used
 here); lines over the server's default limit of 2,000 characters are refused up front. Every answer must be a
@@ -49,8 +50,18 @@ TWEETS = [
     "so tired today , nothing happened , going to sleep early",
 ]
 
-SAMPLES = {"/predict": REVIEWS, "/ner": TWEETS}  # each task's route and its built-in texts
+PROMPTS = [
+    "To be, or not to be,",
+    "My lord,",
+    "O, what a rogue and peasant slave",
+    "Something is rotten in",
+    "Good night, sweet prince,",
+    "What a piece of work is a man!",
+]
+
+SAMPLES = {"/predict": REVIEWS, "/ner": TWEETS, "/generate": PROMPTS}  # each task's route and its built-in texts
 BATCH = 8
+NEW_TOKENS = int(os.environ.get("NLPOPS_LOCUST_NEW_TOKENS", "32"))
 MAX_TEXT_CHARS = 2000  # the server's default NLPOPS_MAX_TEXT_CHARS
 
 
@@ -118,13 +129,26 @@ class ApiUser(FastHttpUser):
             elif self.route == "/ner" and (problem := wrong_entities(texts, predictions)):
                 response.failure(problem)
 
+    def _generate(self, prompt: str) -> None:
+        payload = {"prompt": prompt, "max_new_tokens": NEW_TOKENS, "temperature": 0.8, "top_p": 0.95}
+        with self.client.post(self.route, json=payload, name=self.route, catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"status {response.status_code}: {response.text[:200]}")
+            elif not 0 < response.json().get("tokens", 0) <= NEW_TOKENS:
+                response.failure(f"generated {response.json().get('tokens')} tokens, asked for up to {NEW_TOKENS}")
+
     @task(20)
     def predict_one(self) -> None:
         text = random.choice(self.texts)
-        self._predict({"text": text}, [text], name=self.route)
+        if self.route == "/generate":
+            self._generate(text)
+        else:
+            self._predict({"text": text}, [text], name=self.route)
 
     @task(2)
     def predict_batch(self) -> None:
+        if self.route == "/generate":  # one prompt a request: generations are batched by the server's slots
+            return
         batch = random.sample(self.texts, k=min(BATCH, len(self.texts)))
         self._predict({"texts": batch}, batch, name=f"{self.route} [{len(batch)} texts]")
 

@@ -57,3 +57,11 @@ def tiny_ner_artifact(tiny_tagger: Path, tmp_path_factory: pytest.TempPathFactor
     from tests.ner_artifacts import build_tiny_ner_artifact
 
     return build_tiny_ner_artifact(tiny_tagger, tmp_path_factory.getbasetemp() / "tiny-ner-artifact")
+
+
+@pytest.fixture(scope="session")
+def tiny_generation_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama exported as a text-generation artifact (ONNX Runtime GenAI, int8). Read-only."""
+    from tests.serving.generation_artifacts import build_tiny_generation_artifact
+
+    return build_tiny_generation_artifact(tmp_path_factory.getbasetemp() / "tiny-generator-onnx")

@@ -92,10 +92,13 @@ def json_server(answer: Answer) -> Iterator[str]:
 
 
 @contextmanager
-def api_server(artifact: Path) -> Iterator[str]:
-    """The real API (lifespan, middleware, inference core) serving ``artifact``; yield the base URL."""
+def api_server(artifact: Path, **settings: Any) -> Iterator[str]:
+    """The real API (lifespan, middleware, inference core) serving ``artifact``; yield the base URL.
+
+    ``settings``: other ``Settings`` than the defaults, e.g. ``queue_timeout=0.2``.
+    """
     port = free_port()
-    app = create_app(Settings(artifact_dir=artifact))
+    app = create_app(Settings(artifact_dir=artifact, **settings))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -105,8 +105,9 @@ def test_optuna_sweep_optimises_the_returned_metric(tiny_args, tmp_path):
     args = [*tiny_args, "trainer.max_epochs=1", "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.n_startup_trials=2"]
     result = run_cli("train.py", "-m", "hparams_search=sentiment_optuna", *args)
     assert result.returncode == 0, result.stderr
-    (sweep,) = (tmp_path / "logs/train/multiruns").iterdir()
-    jobs = [read_metrics(sweep / job)["val/acc_best"] for job in ("0", "1")]
+    sweep = tmp_path / "logs/train/sweeps/sentiment"  # a stable folder: running the command again continues it
+    jobs = [read_metrics(run.parent)["val/acc_best"] for run in sweep.glob("*/metrics.json")]
+    assert len(jobs) == 2
     results = (sweep / "optimization_results.yaml").read_text()
     assert f"best_value: {max(jobs)}" in results
     assert not (tmp_path / "models").exists()  # sweep jobs publish no model (checkpoints stay in their runs)

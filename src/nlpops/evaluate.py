@@ -20,6 +20,7 @@ from nlpops.data.base import TransformerDataModule
 from nlpops.errors import UserError
 from nlpops.serving.core import OnnxModel
 from nlpops.serving.prediction_log import ModelIdentity, RecordBuilder, artifact_name, write_records
+from nlpops.serving.preload import load_artifact
 from nlpops.serving.task import Evaluation, TaskServing, serving_for
 from nlpops.train import metric_values
 from nlpops.utils.files import atomic_file
@@ -43,7 +44,7 @@ def evaluate_artifact(cfg: DictConfig) -> dict[str, float]:
     """The task's test metrics of the artifact's model; ``predictions_file`` gets a row per test example, and
     ``reference_file`` a prediction-log record per test text (no text): the drift report's reference."""
     check_config(cfg, "data")
-    model = OnnxModel.load(Path(cfg.artifact_dir), cfg.get("variant", "int8"))
+    model = load_artifact(Path(cfg.artifact_dir), cfg.get("variant", "int8"))
     test = build(cfg, "data").load_splits()["test"]
     serving = serving_for(model.manifest.task)
     evaluation = serving.evaluate(model, test)

@@ -203,8 +203,7 @@ def _intended_use(task_name: str, artifact: bool) -> str:
     task, serving = tasks.get(task_name), serving_for(task_name)
     how = (
         f"Serve this artifact with `NLPOPS_ARTIFACT_DIR=<this folder> python -m nlpops.serving`: "
-        f'`POST {serving.route}` takes `{{"text": ...}}` or `{{"texts": [...]}}`; `python -m nlpops.serving.predict` '
-        "runs it on files in batch."
+        f"`POST {serving.route}` takes {_request(task)}; `python -m nlpops.serving.predict` runs it on files in batch."
         if artifact
         else f"A PyTorch model in Hugging Face format: `{_auto_class(task)}.from_pretrained(<this folder>)` loads it. "
         "To serve it, export it: "
@@ -212,6 +211,11 @@ def _intended_use(task_name: str, artifact: bool) -> str:
         f"at `POST {serving.route}`."
     )
     return f"## Intended use\n\n{task.name}: {serving.summary}\n\n{how}"
+
+
+def _request(task: tasks.Task) -> str:
+    """What the task's route takes: texts to label, or a prompt to continue."""
+    return '`{"text": ...}` or `{"texts": [...]}`' if task.labelled else '`{"prompt": ..., "max_new_tokens": ...}`'
 
 
 def _auto_class(task: tasks.Task) -> str:
@@ -307,7 +311,9 @@ def _limitations(manifest: dict[str, Any], training: dict[str, Any]) -> str:
         f"- Trained on {count['train']} examples from one source: expect lower scores on text unlike it (other "
         "domains, registers, spellings or lengths).",
         f"- Language: `{settings['language']}`; other languages were not evaluated.",
-        f"- It can only answer with the {len(manifest.get('labels') or [])} labels it was trained with.",
+        f"- It can only answer with the {len(manifest.get('labels') or [])} labels it was trained with."
+        if tasks.get(manifest["task"]).labelled
+        else "- It continues text in the style of its training data; it can state falsehoods fluently.",
         f"- The test figures come from one held-out split of {count['test']} examples; per-label figures of rare "
         "labels rest on few examples.",
         "- It inherits the biases of its base model and data: review its answers before acting on them about people.",

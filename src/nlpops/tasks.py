@@ -16,6 +16,7 @@ from nlpops.errors import UserError
 
 CLASSIFICATION = "text-classification"
 TOKEN_CLASSIFICATION = "token-classification"
+TEXT_GENERATION = "text-generation"
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class Task:
     name: str  # as the model record and the artifact manifest carry it
     module: str  # the task's module in each layer: nlpops.<layer>.<module>
     config: str  # its config, picked with `task=<config>`: configs/task/<config>.yaml
+    labelled: bool = True  # its models name their classes (a manifest's ``labels``); a language model has none
 
     def layer(self, layer: str) -> ModuleType:
         """This task's module of ``layer`` (``export`` or ``serving``), imported on first use."""
@@ -34,6 +36,7 @@ TASKS = {
     for task in (
         Task(CLASSIFICATION, module="classification", config="classification"),
         Task(TOKEN_CLASSIFICATION, module="ner", config="ner"),
+        Task(TEXT_GENERATION, module="generation", config="generation", labelled=False),
     )
 }
 

@@ -103,6 +103,8 @@ def test_the_cd_workflow_loads_every_setting_it_uses_from_deploy_env() -> None:
     used = set(re.findall(r"env\.([A-Z][A-Z0-9_]*)", workflow)) | set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", workflow))
     used -= own | {name for name in used if name.startswith("GITHUB_")}
     loaded = {line.split("=")[0] for line in read_settings(DEPLOY_ENV).as_env().splitlines()}
+    loaded |= set(re.findall(r'print\(f"([A-Z_]+)=\{s\(\)\.', workflow))  # deploy.env's, through nlpops.cloud.settings
+    assert "TRAIN_REPOSITORY" in loaded
     assert used and used <= loaded
     assert workflow.count(LOAD_STEP) == 2  # in each job
 
@@ -152,7 +154,7 @@ def test_a_malformed_or_incomplete_file_is_refused(tmp_path: Path, text: str, pr
         ("classification:a,,ner:b", "TASKS must be TASK:NAME pairs"),
         ("classification:a,classification:b", "TASKS names a task or a NAME twice"),
         ("classification:a,ner:a", "TASKS names a task or a NAME twice"),  # one function for two tasks
-        ("classification:a,sentiment:b", "TASKS names sentiment, not a task (known: classification, ner)"),
+        ("classification:a,sentiment:b", "TASKS names sentiment, not a task (known: classification, generation, ner)"),
     ],
 )
 def test_a_malformed_task_list_is_refused(tmp_path: Path, tasks_line: str, problem: str) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from tests.pipeline.workspace import dvc, make_workspace, stages_run
 
-BRANCHES = ("classification", "ner")
+BRANCHES = ("classification", "ner", "generation")
 STAGES = ("prepare", "train", "export", "evaluate")
 REPORTS = tuple(
     f"reports/{branch}/{name}"

@@ -14,6 +14,7 @@ from tests.pipeline.workspace import dvc, git
 
 RAW_FILE = "data/raw/rotten_tomatoes_corpus_full.csv.bz2"
 NER_RAW_FILE = "data/raw/ner_tweets.txt"
+GENERATION_RAW_FILE = "data/raw/hamlet.txt"
 
 
 @pytest.mark.slow
@@ -24,8 +25,10 @@ def test_restored_raw_data_matches_data_dvc(tmp_path: Path):
     git(tmp_path, "init", "-q")
     assert "not in cache" in dvc(tmp_path, "status", "data.dvc").stdout  # a fresh clone: nothing to compare yet
     ensure_raw_file(tmp_path / RAW_FILE, "asset:rotten-tomatoes", tmp_path / "data.dvc")
-    assert "not in cache" in dvc(tmp_path, "status", "data.dvc").stdout  # one branch's file of two: not yet
+    assert "not in cache" in dvc(tmp_path, "status", "data.dvc").stdout  # one branch's file of three: not yet
     ensure_raw_file(tmp_path / NER_RAW_FILE, "asset:ner-tweets", tmp_path / "data.dvc")
+    assert "not in cache" in dvc(tmp_path, "status", "data.dvc").stdout
+    ensure_raw_file(tmp_path / GENERATION_RAW_FILE, "asset:hamlet", tmp_path / "data.dvc")
     assert dvc(tmp_path, "status", "data.dvc").stdout.strip() == "Data and pipelines are up to date."
     assert (tmp_path / "data.dvc").read_text() == (REPO_ROOT / "data.dvc").read_text()
 
@@ -39,6 +42,7 @@ def test_restored_bytes_that_differ_from_data_dvc_are_refused(tmp_path: Path):
     raw.parent.mkdir(parents=True)
     raw.write_bytes(b"category,text\nfresh,not the tracked bytes\n")
     (tmp_path / NER_RAW_FILE).write_text("Lisbon\tB-geo-loc\n")
+    (tmp_path / GENERATION_RAW_FILE).write_text("HAMLET. Not the tracked bytes.\n")
     with pytest.raises(UserError, match=r"differs from what .*data\.dvc tracks"):
         commit_to_dvc(tmp_path / "data.dvc")
     assert (tmp_path / "data.dvc").read_text() == (REPO_ROOT / "data.dvc").read_text()

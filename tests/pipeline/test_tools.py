@@ -41,7 +41,9 @@ def test_an_unknown_revision_is_one_error_line():
 def test_plots_render_offline_from_the_pipeline_reports(reproduced):
     root, _ = reproduced
     result = run(root, sys.executable, "-m", "nlpops.utils.dvc_plots")
-    assert "wrote 5 plots" in result.stdout  # classification: accuracy, loss, confusion; NER: entity F1, loss
+    # classification: accuracy, loss, confusion; NER: entity F1, loss; generation: perplexity, loss
+    assert "wrote 7 plots" in result.stdout
     page = (root / "dvc_plots" / "index.html").read_text()
-    assert page.count("<svg") == 5 and "confusion matrix" in page and "NER: entity precision" in page
+    assert page.count("<svg") == 7 and "confusion matrix" in page and "NER: entity precision" in page
+    assert "Generation: validation perplexity" in page
     assert "<script" not in page and "cdn" not in page.lower()  # nothing to fetch: it renders offline

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from tests.cli import REPO_ROOT, cli_env
+from tests.generation_helpers import save_tiny_causal_lm, write_corpus
 from tests.helpers import toy_reviews
 from tests.ner_helpers import toy_sentences, write_conll
 
@@ -32,7 +33,6 @@ model:
     lr: 3.0e-3
 data:
   batch_size: 16
-  max_length: 32
 trainer:
   max_epochs: 2
   enable_model_summary: false
@@ -54,9 +54,35 @@ defaults:
 branch: ner
 """
 
+TINY_PIPELINE_GENERATION = """\
+# The tiny pipeline's text-generation branch, as configs/pipeline_generation.yaml makes the real one: a tiny random
+# Llama on a toy play, exported fp32 with small parity checks.
+defaults:
+  - tiny_pipeline
+  - override /task: generation
+  - _self_
+
+branch: generation
+model:
+  pretrained: {causal_lm}
+data:
+  block_size: 32
+  batch_size: 8
+precision: fp32
+parity:
+  greedy_prompts: 2
+  prompt_tokens: 8
+  new_tokens: 8
+  max_blocks: 4
+"""
+
 
 def make_workspace(root: Path, pretrained: Path) -> Path:
-    """Copy the pipeline into ``root``, add toy raw data as ``data.dvc``, compose the params files, commit."""
+    """Copy the pipeline into ``root``, add toy raw data as ``data.dvc``, compose the params files, commit.
+
+    ``pretrained`` is the encoder branches' model; the generation branch's tiny Llama is made beside ``root``.
+    """
+    causal_lm = save_tiny_causal_lm(root.parent / f"{root.name}-causal-lm")
     for name in CLONED:
         source, target = REPO_ROOT / name, root / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -66,6 +92,9 @@ def make_workspace(root: Path, pretrained: Path) -> Path:
             shutil.copy2(source, target)
     (root / "configs" / "tiny_pipeline.yaml").write_text(TINY_PIPELINE.format(pretrained=pretrained))
     (root / "configs" / "tiny_pipeline_ner.yaml").write_text(TINY_PIPELINE_NER)
+    (root / "configs" / "tiny_pipeline_generation.yaml").write_text(
+        TINY_PIPELINE_GENERATION.format(causal_lm=causal_lm)
+    )
     write_raw_data(root / "data" / "raw")
     git(root, "init", "-q")
     dvc(root, "config", "hydra.config_name", "tiny_pipeline")
@@ -80,7 +109,7 @@ def make_workspace(root: Path, pretrained: Path) -> Path:
 
 
 def write_raw_data(folder: Path) -> None:
-    """Toy reviews and toy tagged sentences under the raw files' real names and formats (dvc.yaml names them)."""
+    """Toy reviews, tagged sentences and a play under the raw files' real names and formats (dvc.yaml names them)."""
     folder.mkdir(parents=True)
     reviews = [{"category": row["sentiment"], "text": row["review"]} for row in toy_reviews(240)]
     with bz2.open(folder / "rotten_tomatoes_corpus_full.csv.bz2", "wt", newline="", encoding="utf-8") as file:
@@ -88,6 +117,7 @@ def write_raw_data(folder: Path) -> None:
         writer.writeheader()
         writer.writerows(reviews)
     write_conll(folder / "ner_tweets.txt", toy_sentences(200))
+    write_corpus(folder / "hamlet.txt")
 
 
 def env() -> dict[str, str]:

@@ -48,11 +48,21 @@ def exported_samples(artifact: Path, route: str, texts: list[str]) -> list[Sampl
     return [sample for family in text_string_to_metric_families(exposition) for sample in family.samples]
 
 
+def generation_samples(artifact: Path) -> list[Sample]:
+    """The samples of /metrics once the API serving a generation ``artifact`` has generated and refused a prompt."""
+    with TestClient(create_app(Settings(artifact_dir=artifact))) as client:
+        assert client.post("/generate", json={"prompt": "HAMLET.", "max_new_tokens": 4}).status_code == 200
+        assert client.post("/generate", json={"prompt": ""}).status_code == 422
+        exposition = client.get("/metrics").text
+    return [sample for family in text_string_to_metric_families(exposition) for sample in family.samples]
+
+
 @pytest.fixture(scope="module")
-def samples(tiny_artifact: Path, tiny_ner_artifact: Path) -> list[Sample]:
-    """What either task's API exports once it has answered."""
+def samples(tiny_artifact: Path, tiny_ner_artifact: Path, tiny_generation_artifact: Path) -> list[Sample]:
+    """What any task's API exports once it has answered."""
     exported = exported_samples(tiny_artifact, "/predict", ["a witty film", "a dull film"])
-    return exported + exported_samples(tiny_ner_artifact, "/ner", ["the film maria lopez was dull osaka", "the plot"])
+    exported += exported_samples(tiny_ner_artifact, "/ner", ["the film maria lopez was dull osaka", "the plot"])
+    return exported + generation_samples(tiny_generation_artifact)
 
 
 def check_exported(exprs: list[str], samples: list[Sample], where: str) -> None:

@@ -2,7 +2,9 @@
 
 The export pipeline (``pipeline.py``) is the same for every task: trace to ONNX, rewrite, check fp32 against
 PyTorch, quantize with the INT8 ladder until the checks pass, write the artifact. A task's ``ExportRule``
-(``nlpops.export.<task>.EXPORT``) supplies the rest, found by the task name its config carries.
+(``nlpops.export.<task>.EXPORT``) supplies the rest, found by the task name its config carries. A task whose
+model is not traced that way (text generation: ONNX Runtime GenAI's builder) is an ``OwnExport``: it runs the
+whole stage itself.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from omegaconf import DictConfig
 from transformers import PreTrainedModel
 
 from nlpops import tasks
@@ -51,6 +54,17 @@ class ExportRule(ABC):
         """The test ``metric`` of each text's ``logits``, as a share (0 to 1), through the task's serving code."""
 
 
-def export_rule(task: str) -> ExportRule:
+class OwnExport(ABC):
+    """A task whose export is its own stage: ``python export.py task=...`` calls its ``run``."""
+
+    task: str  # as the manifest names it
+    auto_class: Any  # the Hugging Face auto class the trained model folder loads with
+
+    @abstractmethod
+    def run(self, cfg: DictConfig) -> dict[str, float]:
+        """Export ``cfg.model_dir`` to ``cfg.artifact_dir``, checked; return the figures ``metrics_file`` records."""
+
+
+def export_rule(task: str) -> ExportRule | OwnExport:
     """The export rule of ``task``."""
     return tasks.get(task).layer("export").EXPORT

@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from nlpops.errors import UserError, positive_int
 from nlpops.export.parity import Thresholds
 from nlpops.export.pipeline import export_artifact
-from nlpops.export.rule import ExportRule, export_rule
+from nlpops.export.rule import ExportRule, OwnExport, export_rule
 from nlpops.utils.instantiate import build, check_arguments
 from nlpops.utils.model_dir import check_model_dir
 
@@ -18,13 +18,18 @@ ARGUMENT_KEYS = ("max_length", "opset", "quantize", "int8_method", "optimize", "
 
 
 def export(cfg: DictConfig) -> dict[str, float]:
+    """Export ``cfg.model_dir`` as its task (``cfg.task_name``) says: the task's own stage, or the ONNX pipeline."""
+    rule = export_rule(cfg.task_name)
+    return rule.run(cfg) if isinstance(rule, OwnExport) else export_traced(cfg, rule)
+
+
+def export_traced(cfg: DictConfig, rule: ExportRule) -> dict[str, float]:
     """Load the configured data's splits (training's), then export ``cfg.model_dir``, checked on val and test.
 
-    The task's export rule (``cfg.task_name``) says how the model loads and what parity means for it. INT8
-    calibration, where the method needs it, runs on training sentences spread evenly over the split.
+    The task's export rule says how the model loads and what parity means for it. INT8 calibration, where the
+    method needs it, runs on training sentences spread evenly over the split.
     """
     check_arguments({key: cfg[key] for key in ARGUMENT_KEYS}, export_artifact)  # optimize=no: a clear error
-    rule = export_rule(cfg.task_name)
     thresholds = parity_thresholds(cfg.parity, rule)
     limit = cfg.parity.get("max_sentences")
     if limit is not None:

@@ -4,22 +4,19 @@ One app serves one artifact, and the task its manifest names decides its routes 
 loaded once, in the lifespan (or handed in, as the Lambda handler does), never per request.
 """
 
-import json
 import logging
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import Response
 from pydantic import ConfigDict, Field
 
-from nlpops import tasks
 from nlpops.errors import UserError
 from nlpops.serving import http_errors, prediction_log, preload
-from nlpops.serving.artifact import MANIFEST
+from nlpops.serving.artifact import artifact_task
 from nlpops.serving.core import OnnxModel
 from nlpops.serving.limits import BodyLimitMiddleware
 from nlpops.serving.metrics import MetricsMiddleware, ServingMetrics
@@ -33,18 +30,6 @@ from nlpops.serving.task import serving_for
 
 log = logging.getLogger(__name__)
 GIL_SWITCH_INTERVAL_S = 0.001
-
-
-def artifact_task(directory: Path) -> str:
-    """The task the artifact at ``directory`` names, read before the model loads: the app's routes depend on it.
-
-    An artifact that cannot be read yet gets the default task's routes; loading it fails the startup anyway.
-    """
-    try:
-        task = json.loads((Path(directory) / MANIFEST).read_text(encoding="utf-8"))["task"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return tasks.CLASSIFICATION
-    return task if isinstance(task, str) else tasks.CLASSIFICATION
 
 
 class IdentifiedReadyOut(ReadyOut):
@@ -91,6 +76,7 @@ def create_app(settings: Settings | None = None, model: OnnxModel | None = None,
     app = FastAPI(title=serving.title, summary=serving.summary, version="1", lifespan=lifespan)
     app.state.settings = settings
     app.state.model = model
+    app.state.source = source
     app.state.metrics = metrics
     app.state.runner = runner
     http_errors.install(app)

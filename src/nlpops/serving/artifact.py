@@ -40,7 +40,7 @@ class Manifest:
     """What serving needs to know about an artifact, plus provenance and the export's parity metrics."""
 
     task: str
-    labels: list[str]  # class names in logit order
+    labels: list[str]  # class names in logit order; empty for a task without classes (text generation)
     max_length: int  # tokens per text, as in training; longer texts are truncated
     opset: int
     models: dict[str, str]  # variant (fp32, int8) -> file name in the artifact
@@ -112,6 +112,21 @@ _EXPECTED: dict[str, tuple[Callable[[Any], bool], str]] = {
     "source": (lambda v: isinstance(v, dict), "an object"),
 }
 
+_NO_LABELS = {"labels": (lambda v: v == [], "an empty list: this task's models have no classes")}
+
+
+def artifact_task(directory: Path) -> str:
+    """The task the artifact at ``directory`` names, read before the model loads: which model class loads it and
+    which routes the app has depend on it.
+
+    An artifact that cannot be read yet gets the default task; loading it fails the startup anyway.
+    """
+    try:
+        task = json.loads((Path(directory) / MANIFEST).read_text(encoding="utf-8"))["task"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return tasks.CLASSIFICATION
+    return task if isinstance(task, str) else tasks.CLASSIFICATION
+
 
 def read_manifest(directory: Path) -> Manifest:
     """Load and check ``directory/manifest.json``; every problem names the file and what to do."""
@@ -132,9 +147,10 @@ def read_manifest(directory: Path) -> Manifest:
         )
     if manifest.task not in tasks.TASKS:
         raise UserError(f"{path} is a '{manifest.task}' artifact; this version serves {', '.join(sorted(tasks.TASKS))}")
+    expected = _EXPECTED if tasks.get(manifest.task).labelled else _EXPECTED | _NO_LABELS
     problems = [
         f"{name} must be {expectation}, not {getattr(manifest, name)!r}"
-        for name, (valid, expectation) in _EXPECTED.items()
+        for name, (valid, expectation) in expected.items()
         if not valid(getattr(manifest, name))
     ]
     if problems:

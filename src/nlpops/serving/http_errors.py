@@ -59,9 +59,16 @@ def unparsable_body_message(cause: BaseException | None) -> str:
     return f"the request body {problem}; {fix}"
 
 
-def error_response(status: int, message: str, details: list[ErrorDetail] | None = None) -> JSONResponse:
-    body = ErrorBody(error=CODES.get(status, "error"), message=message, details=details or [])
-    return JSONResponse(body.model_dump(), status_code=status)
+def error_response(
+    status: int,
+    message: str,
+    details: list[ErrorDetail] | None = None,
+    code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The error answer; ``code`` overrides the status's usual code (e.g. ``busy`` for a 503 that is no startup)."""
+    body = ErrorBody(error=code or CODES.get(status, "error"), message=message, details=details or [])
+    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
 def validation_details(errors: list[dict[str, Any]]) -> list[ErrorDetail]:

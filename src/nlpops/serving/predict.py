@@ -26,6 +26,7 @@ from tqdm import tqdm
 from nlpops.errors import UserError
 from nlpops.serving.core import OnnxModel, in_batches
 from nlpops.serving.prediction_log import PredictionLog, open_log
+from nlpops.serving.preload import load_artifact
 from nlpops.serving.settings import STDOUT, VARIANTS, Settings
 from nlpops.serving.task import TaskServing, serving_for
 from nlpops.utils.files import atomic_file
@@ -96,10 +97,13 @@ def read_texts(path: str, field: str, jsonl: bool = False) -> Iterator[str]:
             ) from None
 
 
-def write_predictions(output: str, texts: Sequence[str], answers: Sequence[dict[str, Any]]) -> None:
-    """JSON Lines to stdout (``-``) or to ``output``, which is replaced only once every line is written."""
+def write_predictions(
+    output: str, texts: Sequence[str], answers: Sequence[dict[str, Any]], field: str = "text"
+) -> None:
+    """JSON Lines to stdout (``-``) or to ``output``, which is replaced only once every line is written; each line
+    has the input as ``field`` (the task's ``input_field``), then the answer."""
     lines = (
-        json.dumps({"text": text} | answer, ensure_ascii=False) + "\n"
+        json.dumps({field: text} | answer, ensure_ascii=False) + "\n"
         for text, answer in zip(texts, answers, strict=True)
     )
     if output == "-":
@@ -136,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise UserError("--batch-size and --threads must be positive")
         if settings.prediction_log == STDOUT and args.output == "-":
             raise UserError("the predictions and NLPOPS_PREDICTION_LOG=- cannot both go to stdout: pass -o FILE")
-        model = OnnxModel.load(args.artifact, variant=args.variant, verify_checksums=args.verify_checksums)
+        model = load_artifact(args.artifact, variant=args.variant, verify_checksums=args.verify_checksums)
         serving = serving_for(model.manifest.task)
         log = open_log(settings, serving, model, source="batch")
         texts = [text for path in args.inputs for text in read_texts(path, args.field, args.jsonl)]
@@ -145,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tqdm(total=len(texts), desc="predicting", unit="text", file=sys.stderr, disable=None, leave=False) as bar:
             answers = in_batches(predict, texts, args.batch_size, bar.update, args.threads)
         seconds = time.perf_counter() - started
-        write_predictions(args.output, texts, [serving.as_json(answer) for answer in answers])
+        write_predictions(args.output, texts, [serving.as_json(answer) for answer in answers], serving.input_field)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

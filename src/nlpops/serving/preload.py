@@ -13,27 +13,67 @@ While the model loads, FastAPI is imported with the models of its OpenAPI schema
 from __future__ import annotations
 
 import gc
+import os
 import threading
 from concurrent.futures import Future
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from nlpops.serving.settings import Settings
+from nlpops import tasks
+from nlpops.serving.artifact import artifact_task
+from nlpops.serving.settings import WINDOW_STRIDE, Settings
 
 if TYPE_CHECKING:
     from nlpops.serving.core import OnnxModel
+    from nlpops.serving.genai import GenerativeModel
 
 _started: tuple[Settings, Future] | None = None
 
 
-def load_model(settings: Settings) -> OnnxModel:
-    from nlpops.serving.core import OnnxModel  # imported here, on the loading thread: numpy and ORT are slow
-
-    return OnnxModel.load(
+def load_model(settings: Settings) -> OnnxModel | GenerativeModel:
+    """The model of the artifact ``settings`` name, as the server, Lambda and the batch command load it."""
+    return load_artifact(
         settings.artifact_dir,
         variant=settings.variant,
         intra_op_threads=settings.intra_op_threads,
         verify_checksums=settings.verify_checksums,
         window_stride=settings.window_stride,
+        generation_threads=settings.generation_threads,
+    )
+
+
+def load_artifact(
+    directory: Path,
+    variant: str = "int8",
+    intra_op_threads: int = 1,
+    verify_checksums: bool = True,
+    window_stride: int = WINDOW_STRIDE,
+    generation_threads: int = 0,
+) -> OnnxModel | GenerativeModel:
+    """Load the artifact with the inference core of its task: ONNX Runtime GenAI for a language model, plain ONNX
+    Runtime for the encoder tasks.
+
+    Decided here by the manifest's task, not by a hook of the task's serving module: that module imports FastAPI,
+    which this thread must not (it runs while the main thread imports FastAPI with its models' builds deferred).
+    The cores are imported here, on the loading thread: numpy and ONNX Runtime are slow to import. A language
+    model decodes one token at a time, a chain of small matmuls that only several threads keep busy: it runs on
+    ``generation_threads`` (0: every core), not on the encoders' ``intra_op_threads``.
+    """
+    if artifact_task(directory) == tasks.TEXT_GENERATION:
+        from nlpops.serving.genai import GenerativeModel
+
+        threads = generation_threads or os.cpu_count() or 1
+        return GenerativeModel.load(
+            directory, variant=variant, intra_op_threads=threads, verify_checksums=verify_checksums
+        )
+    from nlpops.serving.core import OnnxModel
+
+    return OnnxModel.load(
+        directory,
+        variant=variant,
+        intra_op_threads=intra_op_threads,
+        verify_checksums=verify_checksums,
+        window_stride=window_stride,
     )
 
 
@@ -84,7 +124,7 @@ def wait(settings: Settings) -> None:
         _started[1].result()
 
 
-def model_for(settings: Settings) -> OnnxModel:
+def model_for(settings: Settings) -> OnnxModel | GenerativeModel:
     """The model preloaded for ``settings`` if ``start`` began one (waiting for it), else loaded now."""
     preloading = take(settings)
     return preloading.result() if preloading else load_model(settings)

@@ -56,6 +56,7 @@ class InferenceRunner:
         self.metrics = metrics
         self.executor = ThreadPoolExecutor(threads, thread_name_prefix="inference") if threads else None
         self.log: PredictionLog | None = None
+        self.on_close: list[Callable[[], None]] = []  # what a task's routes started and the app's end must stop
 
     def predict_now(self, model: OnnxModel, texts: Sequence[str], request_id: str | None = None) -> list[Any]:
         started = time.perf_counter()
@@ -75,6 +76,8 @@ class InferenceRunner:
         return await loop.run_in_executor(self.executor, self.predict_now, model, texts, request_id)
 
     def close(self) -> None:
+        for stop in self.on_close:
+            stop()
         if self.executor is not None:
             self.executor.shutdown(wait=False, cancel_futures=True)
         if self.log is not None:

