@@ -118,10 +118,7 @@ bench-train: install ## training throughput: samples/s of the real training loop
 bench-ner: install ## NER: `train.py task=ner` vs a run_ner-style Hugging Face Trainer: test entity F1, wall time
 	$(PYTHON) benchmarks/ner_baseline.py $(ARGS)
 
-bench-sweep: install ## Optuna sweep (its study in logs/train/sweeps/): run it again after a kill to continue; ARGS: overrides
-	$(PYTHON) train.py -m hparams_search=sentiment_optuna $(ARGS)
-
-generate: install ## generation: tokens/s and time to first token of /generate vs a transformers generate() server
+bench-generate: install ## generation: tokens/s and time to first token of /generate vs a transformers generate() server
 	$(PYTHON) -m benchmarks.generation_load $(ARGS)
 
 load-test: install ## requests/s and latency of the API under wrk (starts its own server; needs Debian's wrk); NER: ARGS="--artifact models/ner-onnx"
